@@ -1,0 +1,65 @@
+// Argument checks and helpers shared by the CPU and CUDA implementations. The Python wrapper in dwaca/ops raises
+// ValueError/TypeError first; these TORCH_CHECKs guard direct torch.ops.dwaca calls.
+#include "checks.h"
+
+#include <cmath>
+
+#include "region_math.h"
+
+namespace dwaca {
+
+std::vector<float> window_weights(int64_t k, double sigma) {
+  const int side = static_cast<int>(2 * k + 1);
+  std::vector<float> g(static_cast<size_t>(side) * side);
+  for (int dy = -static_cast<int>(k); dy <= k; ++dy)
+    for (int dx = -static_cast<int>(k); dx <= k; ++dx) g[(dy + k) * side + (dx + k)] = window_weight(dy, dx, sigma);
+  return g;
+}
+
+void check_region_score_args(const at::Tensor& logits, const std::optional<at::Tensor>& class_weights,
+                             const std::optional<at::Tensor>& labeled, int64_t radius, double sigma, int64_t out_h,
+                             int64_t out_w) {
+  TORCH_CHECK(logits.dim() == 4, "logits must be 4-D (B, C, h, w), got ", logits.dim(), "-D");
+  TORCH_CHECK(logits.scalar_type() == at::kFloat || logits.scalar_type() == at::kHalf ||
+                  logits.scalar_type() == at::kBFloat16,
+              "logits must be float32, float16 or bfloat16, got ", logits.scalar_type());
+  const int64_t C = logits.size(1);
+  TORCH_CHECK(C >= 2 && C <= kMaxClasses, "logits must have 2..", kMaxClasses, " classes, got C=", C);
+  TORCH_CHECK(logits.size(2) >= 1 && logits.size(3) >= 1, "logits must have h, w >= 1, got ", logits.sizes());
+  TORCH_CHECK(radius >= 0 && radius <= kMaxRadius, "radius must be in [0, ", kMaxRadius, "], got ", radius);
+  TORCH_CHECK(sigma >= 0 && std::isfinite(sigma), "sigma must be a finite number >= 0, got ", sigma);
+  TORCH_CHECK(out_h >= 1 && out_w >= 1, "out_size must be >= 1 in both dimensions, got (", out_h, ", ", out_w, ")");
+  if (class_weights.has_value()) {
+    const auto& w = *class_weights;
+    TORCH_CHECK(w.dim() == 1 && w.size(0) == C, "class_weights must have shape (", C, ",), got ", w.sizes());
+    TORCH_CHECK(w.scalar_type() == at::kFloat, "class_weights must be float32, got ", w.scalar_type());
+    TORCH_CHECK(w.device() == logits.device(), "class_weights must be on ", logits.device(), ", got ", w.device());
+  }
+  if (labeled.has_value()) {
+    const auto& l = *labeled;
+    TORCH_CHECK(l.scalar_type() == at::kBool, "labeled must be bool, got ", l.scalar_type());
+    TORCH_CHECK(l.dim() == 3 && l.size(0) == logits.size(0) && l.size(1) == out_h && l.size(2) == out_w,
+                "labeled must have shape (", logits.size(0), ", ", out_h, ", ", out_w, "), got ", l.sizes());
+    TORCH_CHECK(l.device() == logits.device(), "labeled must be on ", logits.device(), ", got ", l.device());
+  }
+}
+
+void check_select_regions_args(const at::Tensor& score, at::IntArrayRef num_regions, int64_t radius,
+                               int64_t exclusion_radius) {
+  TORCH_CHECK(score.dim() == 3, "score must be 3-D (B, H, W), got ", score.dim(), "-D");
+  TORCH_CHECK(score.scalar_type() == at::kFloat, "score must be float32, got ", score.scalar_type());
+  TORCH_CHECK(static_cast<int64_t>(num_regions.size()) == score.size(0), "num_regions must have one entry per image (",
+              score.size(0), "), got ", num_regions.size());
+  for (int64_t n : num_regions) TORCH_CHECK(n >= 0, "num_regions must be >= 0, got ", n);
+  TORCH_CHECK(radius >= 0, "radius must be >= 0, got ", radius);
+  TORCH_CHECK(exclusion_radius >= 0, "exclusion_radius must be >= 0, got ", exclusion_radius);
+  TORCH_CHECK(score.size(1) * score.size(2) < (int64_t{1} << 31), "score images must have fewer than 2^31 pixels");
+}
+
+int64_t max_or_zero(at::IntArrayRef v) {
+  int64_t m = 0;
+  for (int64_t x : v) m = x > m ? x : m;
+  return m;
+}
+
+}  // namespace dwaca

@@ -1,0 +1,181 @@
+// CPU region_score: one fused pass per band of output rows. Each band computes the per-pixel class and weighted
+// entropy for its rows plus a k-row halo into small thread-local buffers, then the window statistics; the
+// upsampled C x H x W logits are never materialised.
+#include <ATen/Dispatch.h>
+#include <ATen/Parallel.h>
+#include <torch/library.h>
+#include <torch/types.h>
+
+#include <algorithm>
+#include <cmath>
+#include <limits>
+#include <vector>
+
+#include "checks.h"
+#include "region_math.h"
+
+namespace dwaca {
+namespace {
+
+constexpr int kBandRows = 16;
+
+struct Geometry {
+  int C, h, w, H, W, k;
+  bool resample;
+  float inv_log_c;
+  std::vector<Lerp> lx;  // per output column
+};
+
+// Per-pixel class (first argmax) and weighted normalised entropy of output row y, written to cls/we.
+template <typename scalar_t>
+void pixel_row(const scalar_t* img, const Geometry& G, const float* cw, int y, float* v, float* mx, float* sum,
+               float* ent, int* cls, float* we) {
+  const int C = G.C, W = G.W;
+  const int64_t plane = static_cast<int64_t>(G.h) * G.w;
+  const Lerp ly = G.resample ? lerp_at(y, align_corners_scale(G.h, G.H), G.h) : Lerp{y, y, 1.f, 0.f};
+  for (int c = 0; c < C; ++c) {
+    const scalar_t* r0 = img + c * plane + static_cast<int64_t>(ly.i0) * G.w;
+    const scalar_t* r1 = img + c * plane + static_cast<int64_t>(ly.i1) * G.w;
+    float* vc = v + static_cast<int64_t>(c) * W;
+    if (G.resample) {
+      for (int x = 0; x < W; ++x) {
+        const Lerp& l = G.lx[x];
+        vc[x] = bilerp(static_cast<float>(r0[l.i0]), static_cast<float>(r0[l.i1]), static_cast<float>(r1[l.i0]),
+                       static_cast<float>(r1[l.i1]), ly, l);
+      }
+    } else {
+      for (int x = 0; x < W; ++x) vc[x] = static_cast<float>(r0[x]);
+    }
+  }
+  std::copy(v, v + W, mx);
+  std::fill(cls, cls + W, 0);
+  for (int c = 1; c < C; ++c) {
+    const float* vc = v + static_cast<int64_t>(c) * W;
+    for (int x = 0; x < W; ++x) {
+      const bool gt = vc[x] > mx[x];  // strict: ties keep the first class, like torch.argmax
+      mx[x] = gt ? vc[x] : mx[x];
+      cls[x] = gt ? c : cls[x];
+    }
+  }
+  std::fill(sum, sum + W, 0.f);
+  for (int c = 0; c < C; ++c) {
+    float* vc = v + static_cast<int64_t>(c) * W;
+    for (int x = 0; x < W; ++x) {
+      vc[x] = std::exp(vc[x] - mx[x]);
+      sum[x] += vc[x];
+    }
+  }
+  for (int x = 0; x < W; ++x) sum[x] = 1.f / sum[x];
+  std::fill(ent, ent + W, 0.f);
+  for (int c = 0; c < C; ++c) {
+    const float* vc = v + static_cast<int64_t>(c) * W;
+    for (int x = 0; x < W; ++x) ent[x] += entropy_term(vc[x] * sum[x]);
+  }
+  for (int x = 0; x < W; ++x) we[x] = (cw ? cw[cls[x]] : 1.f) * (ent[x] * G.inv_log_c);
+}
+
+template <typename scalar_t>
+bool all_finite_rows(const scalar_t* img, const Geometry& G, int r0, int r1) {
+  const int64_t plane = static_cast<int64_t>(G.h) * G.w;
+  bool ok = true;
+  for (int c = 0; c < G.C; ++c) {
+    const scalar_t* p = img + c * plane + static_cast<int64_t>(r0) * G.w;
+    const int64_t n = static_cast<int64_t>(r1 - r0) * G.w;
+    for (int64_t i = 0; i < n; ++i) ok &= std::isfinite(static_cast<float>(p[i]));
+  }
+  return ok;
+}
+
+template <typename scalar_t>
+void region_score_impl(const at::Tensor& logits, const float* cw, const bool* labeled, const std::vector<float>& g,
+                       Geometry G, at::Tensor& score, at::Tensor& impurity, at::Tensor& uncertainty) {
+  const int64_t B = logits.size(0);
+  const int H = G.H, W = G.W, k = G.k;
+  const int nbands = (H + kBandRows - 1) / kBandRows;
+  const scalar_t* x = logits.data_ptr<scalar_t>();
+  float* s_out = score.data_ptr<float>();
+  float* i_out = impurity.data_ptr<float>();
+  float* u_out = uncertainty.data_ptr<float>();
+  const int64_t in_img = static_cast<int64_t>(G.C) * G.h * G.w;
+  const int64_t out_img = static_cast<int64_t>(H) * W;
+
+  at::parallel_for(0, B * nbands, 1, [&](int64_t begin, int64_t end) {
+    const int halo_rows = kBandRows + 2 * k;
+    std::vector<float> v(static_cast<size_t>(G.C) * W), mx(W), sum(W), ent(W), hist(G.C, 0.f);
+    std::vector<int> cls(static_cast<size_t>(halo_rows) * W);
+    std::vector<float> we(static_cast<size_t>(halo_rows) * W);
+    for (int64_t task = begin; task < end; ++task) {
+      const int64_t b = task / nbands;
+      const int y0 = static_cast<int>(task % nbands) * kBandRows, y1 = std::min(H, y0 + kBandRows);
+      const int hy0 = std::max(0, y0 - k), hy1 = std::min(H, y1 + k);
+      const scalar_t* img = x + b * in_img;
+      for (int y = hy0; y < hy1; ++y) {
+        const int64_t off = static_cast<int64_t>(y - hy0) * W;
+        pixel_row(img, G, cw, y, v.data(), mx.data(), sum.data(), ent.data(), cls.data() + off, we.data() + off);
+      }
+      auto cls_at = [&](int yy, int xx) { return cls[static_cast<size_t>(yy - hy0) * W + xx]; };
+      auto we_at = [&](int yy, int xx) { return we[static_cast<size_t>(yy - hy0) * W + xx]; };
+      auto hist_at = [&](int c) -> float& { return hist[c]; };
+      for (int y = y0; y < y1; ++y) {
+        const int64_t row = b * out_img + static_cast<int64_t>(y) * W;
+        for (int xx = 0; xx < W; ++xx) {
+          float imp, unc;
+          window_stats(y, xx, H, W, k, g.data(), cls_at, we_at, hist_at, G.inv_log_c, &imp, &unc);
+          i_out[row + xx] = imp;
+          u_out[row + xx] = unc;
+          s_out[row + xx] = (labeled && labeled[row + xx]) ? -std::numeric_limits<float>::infinity() : imp * unc;
+        }
+      }
+      // NaN/inf anywhere in the logits is reported through a NaN impurity (never NaN otherwise): the Python
+      // wrapper turns it into a ValueError.
+      if (!all_finite_rows(img, G, owned_input(y0, H, G.h), owned_input(y1, H, G.h)))
+        i_out[b * out_img + static_cast<int64_t>(y0) * W] = std::numeric_limits<float>::quiet_NaN();
+    }
+  });
+}
+
+}  // namespace
+
+std::tuple<at::Tensor, at::Tensor, at::Tensor> region_score_cpu(const at::Tensor& logits_in,
+                                                                 const std::optional<at::Tensor>& class_weights,
+                                                                 const std::optional<at::Tensor>& labeled_in,
+                                                                 int64_t radius, double sigma, int64_t out_h,
+                                                                 int64_t out_w) {
+  check_region_score_args(logits_in, class_weights, labeled_in, radius, sigma, out_h, out_w);
+  const at::Tensor logits = logits_in.contiguous();
+  const int64_t B = logits.size(0);
+  auto opts = logits.options().dtype(at::kFloat);
+  at::Tensor score = at::empty({B, out_h, out_w}, opts);
+  at::Tensor impurity = at::empty({B, out_h, out_w}, opts);
+  at::Tensor uncertainty = at::empty({B, out_h, out_w}, opts);
+  if (B == 0) return {score, impurity, uncertainty};
+  at::Tensor cw, labeled;
+  if (class_weights.has_value()) cw = class_weights->contiguous();
+  if (labeled_in.has_value()) labeled = labeled_in->contiguous();
+
+  Geometry G;
+  G.C = static_cast<int>(logits.size(1));
+  G.h = static_cast<int>(logits.size(2));
+  G.w = static_cast<int>(logits.size(3));
+  G.H = static_cast<int>(out_h);
+  G.W = static_cast<int>(out_w);
+  G.k = static_cast<int>(radius);
+  G.resample = G.h != G.H || G.w != G.W;
+  G.inv_log_c = static_cast<float>(1.0 / std::log(static_cast<double>(G.C)));
+  if (G.resample) {
+    const float sx = align_corners_scale(G.w, G.W);
+    G.lx.resize(G.W);
+    for (int x = 0; x < G.W; ++x) G.lx[x] = lerp_at(x, sx, G.w);
+  }
+  const std::vector<float> g = window_weights(radius, sigma);
+  AT_DISPATCH_FLOATING_TYPES_AND2(at::kHalf, at::kBFloat16, logits.scalar_type(), "region_score_cpu", [&] {
+    region_score_impl<scalar_t>(logits, cw.defined() ? cw.data_ptr<float>() : nullptr,
+                                labeled.defined() ? labeled.data_ptr<bool>() : nullptr, g, G, score, impurity,
+                                uncertainty);
+  });
+  return {score, impurity, uncertainty};
+}
+
+TORCH_LIBRARY_IMPL(dwaca, CPU, m) { m.impl("region_score", &region_score_cpu); }
+
+}  // namespace dwaca

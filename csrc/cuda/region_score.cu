@@ -1,0 +1,182 @@
+// CUDA region_score: one fused kernel. A block owns a 32 x TH tile of output pixels; it computes class and
+// weighted entropy for the tile plus its k-pixel halo into shared memory (interpolating the logits on the fly),
+// then every thread reduces the windows of its two output pixels. Nothing but the three outputs is allocated.
+#include <ATen/Dispatch.h>
+#include <c10/cuda/CUDAException.h>
+#include <c10/cuda/CUDAStream.h>
+#include <c10/cuda/CUDAGuard.h>
+#include <torch/library.h>
+#include <torch/types.h>
+
+#include <limits>
+
+#include "checks.h"
+#include "region_math.h"
+
+namespace dwaca {
+namespace {
+
+constexpr int kTileW = 32;
+
+struct Params {
+  int C, h, w, H, W, k, tile_h;
+  bool resample;
+  float scale_y, scale_x, inv_log_c;
+  double sigma;
+};
+
+template <typename scalar_t>
+__device__ __forceinline__ float ld_float(const scalar_t* p) {
+  return static_cast<float>(p[0]);
+}
+
+// Shared memory layout: scratch[C][T] (logits, then exp, then the window histogram, one column per thread),
+// gw[(2k+1)^2], cls[halo], we[halo].
+template <typename scalar_t>
+__global__ void region_score_kernel(const scalar_t* __restrict__ logits, const float* __restrict__ cw,
+                                    const bool* __restrict__ labeled,
+                                    float* __restrict__ score, float* __restrict__ impurity,
+                                    float* __restrict__ uncertainty, Params P) {
+  extern __shared__ float smem[];
+  const int T = blockDim.x, tid = threadIdx.x;
+  const int k = P.k, side = 2 * k + 1;
+  const int halo_w = kTileW + 2 * k, halo_h = P.tile_h + 2 * k, halo_n = halo_w * halo_h;
+  float* scratch = smem;
+  float* gw = scratch + P.C * T;
+  int* s_cls = reinterpret_cast<int*>(gw + side * side);
+  float* s_we = reinterpret_cast<float*>(s_cls + halo_n);
+
+  const int b = blockIdx.z;
+  const int tx0 = blockIdx.x * kTileW, ty0 = blockIdx.y * P.tile_h;
+  const int64_t plane = static_cast<int64_t>(P.h) * P.w;
+  const scalar_t* img = logits + static_cast<int64_t>(b) * P.C * plane;
+  for (int i = tid; i < side * side; i += T) gw[i] = window_weight(i / side - k, i % side - k, P.sigma);
+
+  // NaN/inf scan of the input rectangle this block owns (see owned_input), reported as a NaN impurity.
+  bool bad = false;
+  {
+    const int r0 = owned_input(ty0, P.H, P.h), r1 = owned_input(min(ty0 + P.tile_h, P.H), P.H, P.h);
+    const int c0 = owned_input(tx0, P.W, P.w), c1 = owned_input(min(tx0 + kTileW, P.W), P.W, P.w);
+    const int ncols = c1 - c0, n = (r1 - r0) * ncols;
+    for (int c = 0; c < P.C; ++c)
+      for (int i = tid; i < n; i += T)
+        bad |= !isfinite(ld_float(img + c * plane + static_cast<int64_t>(r0 + i / ncols) * P.w + c0 + i % ncols));
+  }
+  bad = __syncthreads_or(bad);
+
+  float* col = scratch + tid;  // this thread's column: col[c * T]
+  for (int p = tid; p < halo_n; p += T) {
+    const int gy = ty0 - k + p / halo_w, gx = tx0 - k + p % halo_w;
+    if (gy < 0 || gy >= P.H || gx < 0 || gx >= P.W) {
+      s_cls[p] = -1;
+      continue;
+    }
+    Lerp ly{gy, gy, 1.f, 0.f}, lx{gx, gx, 1.f, 0.f};
+    if (P.resample) {
+      ly = lerp_at(gy, P.scale_y, P.h);
+      lx = lerp_at(gx, P.scale_x, P.w);
+    }
+    const int64_t o00 = static_cast<int64_t>(ly.i0) * P.w + lx.i0, o01 = static_cast<int64_t>(ly.i0) * P.w + lx.i1;
+    const int64_t o10 = static_cast<int64_t>(ly.i1) * P.w + lx.i0, o11 = static_cast<int64_t>(ly.i1) * P.w + lx.i1;
+    float mx = -INFINITY;
+    int arg = 0;
+    for (int c = 0; c < P.C; ++c) {
+      const scalar_t* pc = img + c * plane;
+      const float v = P.resample ? bilerp(ld_float(pc + o00), ld_float(pc + o01), ld_float(pc + o10), ld_float(pc + o11), ly, lx)
+                                 : ld_float(pc + o00);
+      col[c * T] = v;
+      if (v > mx || c == 0) {  // strict: ties keep the first class, like torch.argmax
+        mx = v;
+        arg = c;
+      }
+    }
+    float sum = 0.f;
+    for (int c = 0; c < P.C; ++c) {
+      const float e = fast_exp(col[c * T] - mx);
+      col[c * T] = e;
+      sum += e;
+    }
+    const float inv_sum = 1.f / sum;
+    float ent = 0.f;
+    for (int c = 0; c < P.C; ++c) ent += entropy_term(col[c * T] * inv_sum);
+    s_cls[p] = arg;
+    s_we[p] = (cw ? cw[arg] : 1.f) * (ent * P.inv_log_c);
+  }
+  for (int c = 0; c < P.C; ++c) col[c * T] = 0.f;  // becomes this thread's window histogram
+  __syncthreads();
+
+  auto cls_at = [&](int yy, int xx) { return s_cls[(yy - ty0 + k) * halo_w + (xx - tx0 + k)]; };
+  auto we_at = [&](int yy, int xx) { return s_we[(yy - ty0 + k) * halo_w + (xx - tx0 + k)]; };
+  auto hist_at = [&](int c) -> float& { return col[c * T]; };
+  const int x = tx0 + tid % kTileW;
+  for (int ry = tid / kTileW; ry < P.tile_h; ry += T / kTileW) {
+    const int y = ty0 + ry;
+    if (y >= P.H || x >= P.W) continue;
+    float imp, unc;
+    window_stats(y, x, P.H, P.W, k, gw, cls_at, we_at, hist_at, P.inv_log_c, &imp, &unc);
+    const int64_t o = (static_cast<int64_t>(b) * P.H + y) * P.W + x;
+    if (bad && ry == 0 && tid == 0) imp = NAN;
+    impurity[o] = imp;
+    uncertainty[o] = unc;
+    score[o] = (labeled && labeled[o]) ? -INFINITY : imp * unc;
+  }
+}
+
+}  // namespace
+
+std::tuple<at::Tensor, at::Tensor, at::Tensor> region_score_cuda(const at::Tensor& logits_in,
+                                                                  const std::optional<at::Tensor>& class_weights,
+                                                                  const std::optional<at::Tensor>& labeled_in,
+                                                                  int64_t radius, double sigma, int64_t out_h,
+                                                                  int64_t out_w) {
+  check_region_score_args(logits_in, class_weights, labeled_in, radius, sigma, out_h, out_w);
+  const c10::cuda::CUDAGuard guard(logits_in.device());
+  const at::Tensor logits = logits_in.contiguous();
+  const int64_t B = logits.size(0);
+  auto opts = logits.options().dtype(at::kFloat);
+  at::Tensor score = at::empty({B, out_h, out_w}, opts);
+  at::Tensor impurity = at::empty({B, out_h, out_w}, opts);
+  at::Tensor uncertainty = at::empty({B, out_h, out_w}, opts);
+  if (B == 0) return {score, impurity, uncertainty};
+  TORCH_CHECK(B <= 65535, "region_score on CUDA takes at most 65535 images per call, got ", B);
+  at::Tensor cw, labeled;
+  if (class_weights.has_value()) cw = class_weights->contiguous();
+  if (labeled_in.has_value()) labeled = labeled_in->contiguous();
+
+  Params P;
+  P.C = static_cast<int>(logits.size(1));
+  P.h = static_cast<int>(logits.size(2));
+  P.w = static_cast<int>(logits.size(3));
+  P.H = static_cast<int>(out_h);
+  P.W = static_cast<int>(out_w);
+  P.k = static_cast<int>(radius);
+  P.resample = P.h != P.H || P.w != P.W;
+  P.scale_y = align_corners_scale(P.h, P.H);
+  P.scale_x = align_corners_scale(P.w, P.W);
+  P.inv_log_c = static_cast<float>(1.0 / std::log(static_cast<double>(P.C)));
+  P.sigma = sigma;
+
+  // Fewer threads (a shorter tile) for many classes, so the per-thread histograms fit in shared memory.
+  int threads = P.C <= 64 ? 256 : (P.C <= 128 ? 128 : 64);
+  P.tile_h = 2 * threads / kTileW;
+  const int side = 2 * P.k + 1;
+  const size_t halo = static_cast<size_t>(kTileW + 2 * P.k) * (P.tile_h + 2 * P.k);
+  const size_t smem = sizeof(float) * (static_cast<size_t>(P.C) * threads + side * side + 2 * halo);
+  const dim3 grid((P.W + kTileW - 1) / kTileW, (P.H + P.tile_h - 1) / P.tile_h, static_cast<unsigned>(B));
+  TORCH_CHECK(grid.y <= 65535, "region_score on CUDA: out_size height too large (", P.H, ")");
+  auto stream = c10::cuda::getCurrentCUDAStream();
+  AT_DISPATCH_FLOATING_TYPES_AND2(at::kHalf, at::kBFloat16, logits.scalar_type(), "region_score_cuda", [&] {
+    auto kernel = region_score_kernel<scalar_t>;
+    C10_CUDA_CHECK(cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, static_cast<int>(smem)));
+    kernel<<<grid, threads, smem, stream>>>(logits.data_ptr<scalar_t>(), cw.defined() ? cw.data_ptr<float>() : nullptr,
+                                            labeled.defined() ? labeled.data_ptr<bool>() : nullptr,
+                                            score.data_ptr<float>(), impurity.data_ptr<float>(),
+                                            uncertainty.data_ptr<float>(), P);
+    C10_CUDA_KERNEL_LAUNCH_CHECK();
+  });
+  return {score, impurity, uncertainty};
+}
+
+TORCH_LIBRARY_IMPL(dwaca, CUDA, m) { m.impl("region_score", &region_score_cuda); }
+
+}  // namespace dwaca

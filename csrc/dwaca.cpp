@@ -1,0 +1,43 @@
+// The op schemas (one per op, implemented per device in cpu/ and cuda/) and the Python module dwaca._C.
+#include <torch/extension.h>
+#include <torch/library.h>
+
+#include "region_math.h"
+
+#ifdef WITH_CUDA
+#include <cuda.h>
+#endif
+
+TORCH_LIBRARY(dwaca, m) {
+  // logits (B, C, h, w) float/half/bfloat16 -> score, impurity, uncertainty, each (B, out_h, out_w) float32.
+  m.def(
+      "region_score(Tensor logits, Tensor? class_weights, Tensor? labeled, int radius, float sigma, "
+      "int out_h, int out_w) -> (Tensor, Tensor, Tensor)");
+  // score (B, H, W) float32 -> centers (B, max(num_regions), 2) int64, selected (B, H, W) bool, excluded (B, H, W) bool.
+  m.def("select_regions(Tensor score, int[] num_regions, int radius, int exclusion_radius) -> (Tensor, Tensor, Tensor)");
+}
+
+namespace {
+
+py::dict build_info() {
+  py::dict info;
+#ifdef WITH_CUDA
+  info["cuda"] = true;
+  info["cuda_version"] = std::to_string(CUDA_VERSION / 1000) + "." + std::to_string((CUDA_VERSION % 1000) / 10);
+  info["cuda_arch_list"] = DWACA_CUDA_ARCH_LIST;
+#else
+  info["cuda"] = false;
+  info["cuda_version"] = py::none();
+#endif
+  info["torch_version"] = TORCH_VERSION;
+  info["max_radius"] = dwaca::kMaxRadius;
+  info["max_classes"] = dwaca::kMaxClasses;
+  return info;
+}
+
+}  // namespace
+
+PYBIND11_MODULE(TORCH_EXTENSION_NAME, m) {
+  m.doc() = "dwaca kernels; importing this module registers the torch.ops.dwaca operators";
+  m.def("build_info", &build_info, "How this extension was built: CUDA or not, versions, limits");
+}

@@ -1,0 +1,129 @@
+// Per-pixel maths shared by the CPU and CUDA kernels, so both devices compute the same function in the
+// same operation order. Semantics are documented in dwaca/ops/__init__.py and mirrored by ops.reference.
+#pragma once
+#include <cmath>
+#include <cstdint>
+
+#if defined(__CUDACC__)
+#define DW_HD __host__ __device__ __forceinline__
+#else
+#define DW_HD inline
+#endif
+
+namespace dwaca {
+
+constexpr float kEps = 1e-6f;  // the published log(p + 1e-6)
+constexpr int kMaxRadius = 16;  // neighbourhood radius limit (33x33 windows); checked in Python and C++
+constexpr int kMaxClasses = 256;
+
+// Products and sums that must not be contracted into FMAs: keeps the interpolated logits, and so the argmax,
+// bit-identical on CPU, CUDA and ops.reference (the host side is compiled with -ffp-contract=off).
+DW_HD float mul_rn(float a, float b) {
+#if defined(__CUDA_ARCH__)
+  return __fmul_rn(a, b);
+#else
+  return a * b;
+#endif
+}
+DW_HD float add_rn(float a, float b) {
+#if defined(__CUDA_ARCH__)
+  return __fadd_rn(a, b);
+#else
+  return a + b;
+#endif
+}
+
+DW_HD float fast_exp(float x) {
+#if defined(__CUDA_ARCH__)
+  return __expf(x);
+#else
+  return std::exp(x);
+#endif
+}
+DW_HD float fast_log(float x) {
+#if defined(__CUDA_ARCH__)
+  return __logf(x);
+#else
+  return std::log(x);
+#endif
+}
+
+// One axis of bilinear interpolation with align_corners=True, as torch's upsample_bilinear2d computes it.
+struct Lerp {
+  int i0, i1;
+  float l0, l1;
+};
+
+DW_HD float align_corners_scale(int in_size, int out_size) {
+  return out_size > 1 ? static_cast<float>(in_size - 1) / static_cast<float>(out_size - 1) : 0.f;
+}
+
+DW_HD Lerp lerp_at(int dst, float scale, int in_size) {
+  const float src = scale * static_cast<float>(dst);
+  int i0 = static_cast<int>(src);
+  if (i0 > in_size - 1) i0 = in_size - 1;
+  Lerp l;
+  l.i0 = i0;
+  l.i1 = i0 + (i0 < in_size - 1 ? 1 : 0);
+  l.l1 = src - static_cast<float>(i0);
+  l.l0 = 1.f - l.l1;
+  return l;
+}
+
+DW_HD float bilerp(float x00, float x01, float x10, float x11, const Lerp& ly, const Lerp& lx) {
+  const float top = add_rn(mul_rn(lx.l0, x00), mul_rn(lx.l1, x01));
+  const float bot = add_rn(mul_rn(lx.l0, x10), mul_rn(lx.l1, x11));
+  return add_rn(mul_rn(ly.l0, top), mul_rn(ly.l1, bot));
+}
+
+// Weight of the neighbour at offset (dy, dx): the Gaussian context weighting, or 1 for the flat window.
+// Computed in double on both devices so CPU and CUDA get the same float.
+DW_HD float window_weight(int dy, int dx, double sigma) {
+  if (sigma <= 0) return 1.f;
+  return static_cast<float>(exp(-static_cast<double>(dy * dy + dx * dx) / (2.0 * sigma * sigma)));
+}
+
+// -p * log(p + eps), one class's share of the prediction entropy or of the region impurity.
+DW_HD float entropy_term(float p) { return -p * fast_log(p + kEps); }
+
+// Input rows (or columns) owned by the output rows [y0, y1) when scanning the logits for NaN/inf:
+// [owned_input(y0), owned_input(y1)) partitions [0, h) over any partition of [0, H), so every input element is
+// checked exactly once whatever the resampling.
+DW_HD int owned_input(int64_t y, int64_t H, int64_t h) { return static_cast<int>(y * h / H); }
+
+// Neighbourhood statistics of output pixel (y, x) from per-pixel class and weighted entropy.
+//   cls(yy, xx) -> int class, we(yy, xx) -> float, for in-image pixels only
+//   g: (2k+1)^2 window weights, 1 everywhere for the flat published window
+//   hist(c) -> float&: per-class accumulator, all zero on entry and left all zero on exit
+// Class shares are summed in the order classes first appear in the window (row-major).
+template <typename ClsAt, typename WeAt, typename HistAt>
+DW_HD void window_stats(int y, int x, int H, int W, int k, const float* g, const ClsAt& cls, const WeAt& we,
+                        HistAt& hist, float inv_log_c, float* impurity, float* uncertainty) {
+  const int ya = y - k < 0 ? 0 : y - k, yb = y + k > H - 1 ? H - 1 : y + k;
+  const int xa = x - k < 0 ? 0 : x - k, xb = x + k > W - 1 ? W - 1 : x + k;
+  const int side = 2 * k + 1;
+  float n = 0.f, swe = 0.f;
+  for (int yy = ya; yy <= yb; ++yy) {
+    const float* grow = g + (yy - y + k) * side + (xa - x + k);
+    for (int xx = xa; xx <= xb; ++xx) {
+      const float gw = grow[xx - xa];
+      n += gw;
+      swe += gw * we(yy, xx);
+      hist(cls(yy, xx)) += gw;
+    }
+  }
+  float imp = 0.f;
+  for (int yy = ya; yy <= yb; ++yy) {
+    for (int xx = xa; xx <= xb; ++xx) {
+      float& hc = hist(cls(yy, xx));
+      if (hc != 0.f) {  // first time this class is met: take its share, then clear it
+        imp += entropy_term(hc / n);
+        hc = 0.f;
+      }
+    }
+  }
+  *impurity = imp * inv_log_c;
+  *uncertainty = swe / n;
+}
+
+}  // namespace dwaca

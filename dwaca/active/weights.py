@@ -1,0 +1,61 @@
+"""Dynamic class weights: classes the model segments badly get larger weights in the region score."""
+import math
+
+import torch
+
+MODES = ("dwaca", "smoothed", "uniform")
+
+
+def _iou_tensor(per_class_iou):
+    iou = torch.as_tensor(per_class_iou, dtype=torch.float64).flatten().cpu()
+    if iou.numel() < 2:
+        raise ValueError(f"per_class_iou must hold one IoU per class (at least 2), got {iou.numel()}")
+    finite = iou[~torch.isnan(iou)]
+    if torch.isinf(iou).any() or (finite < 0).any() or (finite > 1 + 1e-6).any():
+        raise ValueError("per_class_iou must be fractions in [0, 1] or NaN (absent class); "
+                         f"got min {finite.min().item() if finite.numel() else 'n/a'}, "
+                         f"max {finite.max().item() if finite.numel() else 'n/a'} (percentages?)")
+    return iou.clamp(0.0, 1.0)
+
+
+def dynamic_class_weights(per_class_iou, mode="dwaca", *, floor=0.1, power=1.0):
+    """(C,) float32 class weights from per-class IoU (fractions in [0, 1]; NaN for a class never seen).
+
+    mode="dwaca" is the published formula::
+
+        r_c = 1 / (iou_c / (sum_j iou_j + 1e-6) + 1e-6)
+        w_c = (r_c - min r + 1e-6) / (max r - min r + 1e-6)
+
+    Its degenerate cases, kept as published:
+
+    - a class at IoU 0 gets r_c ~ 1e6, so after min-max scaling it takes weight ~1 and every other class ~1e-5:
+      the score then only sees pixels predicted as that class;
+    - the best class always gets ~1e-6 / (max r - min r): its pixels are effectively never worth annotating;
+    - all IoUs equal (or all 0) gives every class ~1 only through the 1e-6 terms.
+    NaN (a class absent from the evaluated pixels) has no published meaning: in every mode it is replaced by the
+    mean of the known IoUs, so an unseen class is treated as average; all NaN gives uniform weights.
+
+    mode="smoothed" (ours) avoids those cases: ``w_c = ((1 - iou_c) + floor) ** power``, divided by its maximum.
+    It is monotone in IoU like the published one, bounded in [(floor / (1 + floor)) ** power, 1], so no class is
+    silenced and no single class takes all the weight; ``floor`` sets the best-to-worst ratio, ``power`` sharpens.
+
+    mode="uniform" returns ones (RIPU: no class weighting).
+    """
+    if mode not in MODES:
+        raise ValueError(f"mode must be one of {MODES}, got {mode!r}")
+    iou = _iou_tensor(per_class_iou)
+    known = ~torch.isnan(iou)
+    if mode == "uniform" or not known.any():
+        return torch.ones(iou.numel(), dtype=torch.float32)
+    iou = torch.where(known, iou, iou[known].mean())
+    if mode == "dwaca":
+        r = 1.0 / (iou / (iou.sum() + 1e-6) + 1e-6)
+        w = (r - r.min() + 1e-6) / (r.max() - r.min() + 1e-6)
+    else:
+        if not (math.isfinite(floor) and floor > 0):
+            raise ValueError(f"floor must be > 0, got {floor}")
+        if not (math.isfinite(power) and power > 0):
+            raise ValueError(f"power must be > 0, got {power}")
+        w = ((1.0 - iou) + floor) ** power
+        w = w / w.max()
+    return w.to(torch.float32)

@@ -1,0 +1,99 @@
+"""The single place where defaults live. Keys follow the RIPU / DWACA configs so their YAML files load unchanged;
+keys they lack are marked "dwaca:"."""
+from yacs.config import CfgNode as CN
+
+_C = CN()
+
+_C.MODEL = CN()
+# "<head>_<backbone>": head deeplabv2 | deeplabv3plus; backbone resnet101 (stride 8, as RIPU), resnet18 |
+# mobilenetv3 (light, for CPU runs). See dwaca/models/build.py.
+_C.MODEL.NAME = "deeplabv2_resnet101"
+_C.MODEL.NUM_CLASSES = 19
+_C.MODEL.DEVICE = "cuda"
+# Local ImageNet checkpoint for the backbone, or a torchvision weights name (e.g. "IMAGENET1K_V2") when online.
+_C.MODEL.WEIGHTS = ""
+_C.MODEL.FREEZE_BN = False
+
+_C.INPUT = CN()
+_C.INPUT.SOURCE_INPUT_SIZE_TRAIN = (1280, 720)  # (W, H)
+_C.INPUT.TARGET_INPUT_SIZE_TRAIN = (1280, 640)
+_C.INPUT.INPUT_SIZE_TEST = (1280, 640)
+_C.INPUT.INPUT_SCALES_TRAIN = (1.0, 1.0)
+_C.INPUT.IGNORE_LABEL = 255
+_C.INPUT.PIXEL_MEAN = [0.485, 0.456, 0.406]
+_C.INPUT.PIXEL_STD = [0.229, 0.224, 0.225]
+_C.INPUT.TO_BGR255 = False
+
+_C.DATASETS = CN()
+# dwaca: one root holding cityscapes/, gtav/, synthia/ as the seed's README lays them out.
+_C.DATASETS.ROOT = "datasets"
+_C.DATASETS.SOURCE_TRAIN = ""
+_C.DATASETS.TARGET_TRAIN = ""
+_C.DATASETS.TEST = ""
+
+_C.SOLVER = CN()
+_C.SOLVER.MAX_ITER = 60000
+_C.SOLVER.STOP_ITER = 40000
+_C.SOLVER.CHECKPOINT_PERIOD = 2000
+_C.SOLVER.LR_METHOD = "poly"
+_C.SOLVER.BASE_LR = 2.5e-4
+_C.SOLVER.LR_POWER = 0.9
+_C.SOLVER.MOMENTUM = 0.9
+_C.SOLVER.WEIGHT_DECAY = 0.0005
+_C.SOLVER.BATCH_SIZE = 2
+_C.SOLVER.BATCH_SIZE_VAL = 1
+_C.SOLVER.CONSISTENT_LOSS = 0.1
+_C.SOLVER.NEGATIVE_LOSS = 1.0
+_C.SOLVER.NEGATIVE_THRESHOLD = 0.05
+_C.SOLVER.LCR_TYPE = "l1"
+# dwaca: bf16/fp16 autocast on CUDA ("", "bf16", "fp16").
+_C.SOLVER.AMP = ""
+# dwaca: data-loader worker processes.
+_C.SOLVER.NUM_WORKERS = 2
+
+_C.ACTIVE = CN()
+# Selection strategy: "AL-DWACA" (dynamic weights + context-aware diversity), "AL-RIPU" (region impurity x
+# prediction uncertainty), "entropy" (mean region entropy), "random".
+_C.ACTIVE.NAME = "AL-DWACA"
+_C.ACTIVE.SETTING = "RA"
+_C.ACTIVE.SELECT_ITER = [10000, 12000, 14000, 16000, 18000]
+_C.ACTIVE.RATIO = 0.022
+_C.ACTIVE.PIXELS = 40
+_C.ACTIVE.RADIUS_K = 1
+# dwaca: Gaussian context weighting of the neighbourhood (0 = the published flat window).
+_C.ACTIVE.SIGMA = 0.0
+# dwaca: dynamic class weight formula, "dwaca" (published) or "smoothed".
+_C.ACTIVE.WEIGHT_MODE = "dwaca"
+# dwaca: where per-class IoU for the dynamic weights comes from: "pool" (annotated target pixels, default)
+# or "val" (the evaluation set: test-set leakage, for reproducing the published numbers only).
+_C.ACTIVE.IOU_SOURCE = "pool"
+# dwaca: images scored per forward pass during a selection round.
+_C.ACTIVE.BATCH_SIZE = 1
+_C.ACTIVE.VIZ_MASK = True
+
+_C.TEST = CN()
+_C.TEST.BATCH_SIZE = 1
+
+_C.OUTPUT_DIR = ""
+_C.resume = ""
+_C.PREPARE_DIR = ""
+_C.SEED = -1
+_C.DEBUG = 0
+
+cfg = _C
+
+
+def get_cfg_defaults():
+    """A fresh, mutable copy of the defaults."""
+    return _C.clone()
+
+
+def load_config(config_file=None, opts=()):
+    """Defaults, then a YAML file, then KEY VALUE overrides; frozen. Unknown keys raise a KeyError naming them."""
+    c = get_cfg_defaults()
+    if config_file:
+        c.merge_from_file(config_file)
+    if opts:
+        c.merge_from_list(list(opts))
+    c.freeze()
+    return c

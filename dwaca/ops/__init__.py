@@ -1,0 +1,107 @@
+"""Public kernels: fused DWACA/RIPU region scoring and exact greedy region selection.
+
+Both run as registered torch ops (``torch.ops.dwaca.*``), dispatching on the input's device to the C++ (CPU) or
+CUDA implementation in ``csrc/``. ``dwaca.ops.reference`` holds the pure-PyTorch oracle with the same signatures.
+
+Semantics of :func:`region_score` with ``sigma=0`` (the published ones). For every output pixel, after bilinear
+upsampling of the logits to ``out_size`` (``align_corners=True``):
+
+- ``p = softmax(logits)`` over C; ``e = -sum_c p_c log(p_c + 1e-6) / log C``; ``w = class_weights[argmax p]``
+  (ties to the smallest class);
+- the neighbourhood is the (2k+1)^2 window clipped at the image border, ``n`` its number of in-image pixels;
+  ``d_c`` the fraction of them predicted as class c;
+- ``impurity = -sum_c d_c log(d_c + 1e-6) / log C``; ``uncertainty = sum_window w e / n``;
+  ``score = impurity * uncertainty``, ``-inf`` where ``labeled``.
+
+``sigma > 0`` is the context-aware variant: each neighbour counts with weight ``exp(-(dy^2 + dx^2) / (2 sigma^2))``
+in both the class histogram and the entropy average (``n`` becomes the sum of in-image weights).
+"""
+from collections import namedtuple
+
+import torch
+
+from .. import _extension
+from . import reference
+from ._args import check_score, class_weights_arg, int_arg, labeled_arg, logits_arg, num_regions_arg, sigma_arg
+
+__all__ = ["region_score", "select_regions", "RegionScore", "Selection", "reference", "MAX_RADIUS", "MAX_CLASSES"]
+
+RegionScore = namedtuple("RegionScore", ["score", "impurity", "uncertainty"])
+Selection = namedtuple("Selection", ["centers", "selected", "excluded"])
+
+MAX_RADIUS = reference.MAX_RADIUS
+MAX_CLASSES = reference.MAX_CLASSES
+assert (_extension.build_info()["max_radius"], _extension.build_info()["max_classes"]) == (MAX_RADIUS, MAX_CLASSES), \
+    "dwaca._C was built from other sources; rebuild it with `make setup`"
+def region_score(logits, *, radius=1, class_weights=None, out_size=None, labeled=None, sigma=0.0):
+    """Fused DWACA region score.
+
+    Args:
+        logits: (B, C, h, w) float32, float16 or bfloat16 network outputs (before softmax).
+        radius: k, the neighbourhood is the (2k+1)^2 window, 0 <= k <= MAX_RADIUS.
+        class_weights: (C,) non-negative weights per predicted class (tensor on the logits' device, or a sequence);
+            None means all ones (RIPU).
+        out_size: (H, W) to upsample to (bilinear, align_corners=True) inside the kernel; None keeps (h, w).
+        labeled: (B, H, W) bool, pixels already annotated; their score is -inf.
+        sigma: Gaussian context weighting of the neighbourhood; 0 is the flat published window.
+
+    Returns:
+        RegionScore(score, impurity, uncertainty), each (B, H, W) float32 on the logits' device.
+
+    Raises:
+        TypeError / ValueError naming the argument on bad input, ValueError if the logits hold NaN or inf.
+    """
+    B, C, H, W = logits_arg(logits, out_size)
+    radius = int_arg("radius", radius, 0, MAX_RADIUS)
+    sigma = sigma_arg(sigma)
+    cw = class_weights_arg(class_weights, C, logits.device)
+    lab = labeled_arg(labeled, (B, H, W), logits.device)
+    score, impurity, uncertainty = torch.ops.dwaca.region_score(logits, cw, lab, radius, sigma, H, W)
+    # The kernels mark NaN/inf input by a NaN impurity (otherwise always finite): one reduction, one sync.
+    if B > 0 and bool(torch.isnan(impurity.sum())):
+        raise ValueError("logits contain NaN or inf")
+    return RegionScore(score, impurity, uncertainty)
+
+
+def select_regions(score, num_regions, *, radius=1, exclusion_radius=None):
+    """Exact greedy region selection.
+
+    Repeatedly takes the highest finite score whose pixel is not yet excluded (ties: smallest row-major index),
+    marks its (2r+1)^2 window selected and its (2m+1)^2 window excluded (m = exclusion_radius, default 2r), both
+    clipped at the borders; stops after ``num_regions`` picks or when no finite candidate remains. Identical, bit
+    for bit, to the max-then-mask loop in ``reference.select_regions``. ``radius=0, exclusion_radius=k`` is
+    pixel-based selection (PA).
+
+    Args:
+        score: (B, H, W) float32; -inf marks pixels that must never be picked.
+        num_regions: int, or one int per image.
+
+    Returns:
+        Selection(centers (B, N, 2) int64 (row, col) with -1 where fewer than N were picked, N = max(num_regions);
+        selected (B, H, W) bool; excluded (B, H, W) bool).
+    """
+    check_score(score)
+    radius = int_arg("radius", radius)
+    exclusion_radius = 2 * radius if exclusion_radius is None else int_arg("exclusion_radius", exclusion_radius)
+    B, H, W = score.shape
+    counts = num_regions_arg(num_regions, B)
+    if B == 0:  # no image to carry the count: keep N from an int num_regions
+        n = num_regions if isinstance(num_regions, int) else 0
+        return Selection(score.new_full((0, n, 2), -1, dtype=torch.int64),
+                         score.new_zeros((0, H, W), dtype=torch.bool), score.new_zeros((0, H, W), dtype=torch.bool))
+    centers, selected, excluded = torch.ops.dwaca.select_regions(score, counts, radius, exclusion_radius)
+    return Selection(centers, selected, excluded)
+
+
+@torch.library.register_fake("dwaca::region_score")
+def _region_score_fake(logits, class_weights, labeled, radius, sigma, out_h, out_w):
+    shape = (logits.shape[0], out_h, out_w)
+    return tuple(logits.new_empty(shape, dtype=torch.float32) for _ in range(3))
+
+
+@torch.library.register_fake("dwaca::select_regions")
+def _select_regions_fake(score, num_regions, radius, exclusion_radius):
+    B, H, W = score.shape
+    n = max(num_regions, default=0)
+    return (score.new_empty((B, n, 2), dtype=torch.int64), score.new_empty((B, H, W), dtype=torch.bool),
+            score.new_empty((B, H, W), dtype=torch.bool))

@@ -1,0 +1,105 @@
+"""Argument checks shared by the kernels' wrappers and ops.reference: same errors, naming the argument."""
+import math
+import numbers
+
+import torch
+
+MAX_RADIUS = 16  # csrc/region_math.h kMaxRadius
+MAX_CLASSES = 256  # csrc/region_math.h kMaxClasses
+LOGIT_DTYPES = (torch.float32, torch.float16, torch.bfloat16)
+
+
+def int_arg(name, value, lo=0, hi=None):
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+        raise TypeError(f"{name} must be an int, got {type(value).__name__}")
+    if value < lo or (hi is not None and value > hi):
+        bound = f"in [{lo}, {hi}]" if hi is not None else f">= {lo}"
+        raise ValueError(f"{name} must be {bound}, got {value}")
+    return int(value)
+
+
+def sigma_arg(sigma):
+    if isinstance(sigma, bool) or not isinstance(sigma, numbers.Real):
+        raise TypeError(f"sigma must be a real number, got {type(sigma).__name__}")
+    if not math.isfinite(sigma) or sigma < 0:
+        raise ValueError(f"sigma must be finite and >= 0, got {sigma}")
+    return float(sigma)
+
+
+def logits_arg(logits, out_size):
+    """Checks logits and out_size; returns (B, C, H, W) of the output."""
+    if not isinstance(logits, torch.Tensor):
+        raise TypeError(f"logits must be a torch.Tensor, got {type(logits).__name__}")
+    if logits.dtype not in LOGIT_DTYPES:
+        raise TypeError(f"logits must be float32, float16 or bfloat16, got {logits.dtype}")
+    if logits.dim() != 4:
+        raise ValueError(f"logits must be 4-D (B, C, h, w), got shape {tuple(logits.shape)}")
+    B, C, h, w = logits.shape
+    if not 2 <= C <= MAX_CLASSES:
+        raise ValueError(f"logits must have between 2 and {MAX_CLASSES} classes (dim 1), got {C}")
+    if h == 0 or w == 0:
+        raise ValueError(f"logits must have non-empty spatial dims, got shape {tuple(logits.shape)}")
+    if out_size is None:
+        return B, C, h, w
+    if isinstance(out_size, torch.Size):
+        out_size = tuple(out_size)
+    if not isinstance(out_size, (tuple, list)) or len(out_size) != 2:
+        raise TypeError(f"out_size must be None or a pair (H, W), got {out_size!r}")
+    H, W = (int_arg(f"out_size[{i}]", v, lo=1) for i, v in enumerate(out_size))
+    return B, C, H, W
+
+
+def class_weights_arg(class_weights, C, device):
+    """None, or a contiguous float32 (C,) tensor on `device`."""
+    if class_weights is None:
+        return None
+    if isinstance(class_weights, torch.Tensor):
+        if class_weights.device != device:
+            raise ValueError(f"class_weights must be on the logits' device {device}, got {class_weights.device}")
+        w = class_weights
+    else:
+        w = torch.as_tensor(class_weights, device=device)
+    if w.dtype == torch.bool or w.is_complex():
+        raise TypeError(f"class_weights must be real numbers, got {w.dtype}")
+    if w.dim() != 1 or w.shape[0] != C:
+        raise ValueError(f"class_weights must have shape ({C},) (one weight per class), got {tuple(w.shape)}")
+    w = w.to(torch.float32).contiguous()
+    if not bool(torch.isfinite(w).all()) or bool((w < 0).any()):
+        raise ValueError("class_weights must be finite and >= 0")
+    return w
+
+
+def labeled_arg(labeled, shape, device):
+    if labeled is None:
+        return None
+    if not isinstance(labeled, torch.Tensor):
+        raise TypeError(f"labeled must be a bool torch.Tensor, got {type(labeled).__name__}")
+    if labeled.dtype != torch.bool:
+        raise TypeError(f"labeled must be a bool tensor, got {labeled.dtype}")
+    if tuple(labeled.shape) != tuple(shape):
+        raise ValueError(f"labeled must have shape {tuple(shape)} (B, H, W) of the output, got {tuple(labeled.shape)}")
+    if labeled.device != device:
+        raise ValueError(f"labeled must be on the logits' device {device}, got {labeled.device}")
+    return labeled.contiguous()
+
+
+def num_regions_arg(num_regions, B):
+    """One non-negative int per image; an int applies to every image (also to none, when B == 0)."""
+    if isinstance(num_regions, torch.Tensor):
+        num_regions = num_regions.item() if num_regions.dim() == 0 else num_regions.tolist()
+    if isinstance(num_regions, numbers.Integral) and not isinstance(num_regions, bool):
+        return [int_arg("num_regions", num_regions)] * B
+    if not isinstance(num_regions, (list, tuple)) or len(num_regions) != B:
+        raise ValueError(f"num_regions must be an int or a sequence of {B} ints (one per image), got {num_regions!r}")
+    return [int_arg(f"num_regions[{i}]", n) for i, n in enumerate(num_regions)]
+
+
+def check_score(score):
+    if not isinstance(score, torch.Tensor):
+        raise TypeError(f"score must be a torch.Tensor, got {type(score).__name__}")
+    if score.dtype != torch.float32:
+        raise TypeError(f"score must be float32, got {score.dtype}")
+    if score.dim() != 3:
+        raise ValueError(f"score must be 3-D (B, H, W), got shape {tuple(score.shape)}")
+    if score.numel() and bool(torch.logical_or(torch.isnan(score), score == math.inf).any()):
+        raise ValueError("score contains NaN or +inf (use -inf for pixels that must not be picked)")

@@ -1,0 +1,330 @@
+"""dwaca.ops kernels vs ops.reference on fresh random inputs, the naive greedy loop, opcheck and bad input."""
+import math
+import os
+
+import pytest
+import torch
+
+from dwaca import ops
+from dwaca.ops import reference
+
+CUDA = torch.cuda.is_available()
+DEVICES = ["cpu"] + (["cuda"] if CUDA else [])
+ATOL = 1e-5
+
+
+def fresh_seed():
+    return int.from_bytes(os.urandom(4), "little")
+
+
+def random_logits(gen, B, C, h, w, dtype=torch.float32, ties=False, device="cpu"):
+    if ties:  # small integers: many exact argmax ties, resolved to the first class
+        x = torch.randint(-2, 3, (B, C, h, w), generator=gen).float()
+    else:
+        x = torch.randn(B, C, h, w, generator=gen) * 3
+    return x.to(dtype).to(device)
+
+
+# (B, C, h, w, out_size): odd sizes, 1x1, tiny, images smaller than the window, upsampling and downsampling.
+SHAPES = [
+    (1, 2, 1, 1, None),
+    (2, 19, 7, 9, None),
+    (1, 16, 5, 3, (11, 13)),
+    (1, 33, 17, 19, (6, 7)),
+    (3, 19, 1, 1, (4, 5)),
+    (2, 19, 13, 24, (40, 77)),
+    (1, 2, 2, 2, (1, 1)),
+    (1, 16, 33, 17, None),
+    (2, 33, 3, 40, (9, 100)),
+]
+
+
+@pytest.mark.parametrize("device", DEVICES)
+@pytest.mark.parametrize("shape", SHAPES, ids=lambda s: "x".join(map(str, s[:4])) + (f"->{s[4]}" if s[4] else ""))
+@pytest.mark.parametrize("radius", [0, 1, 2, 4])
+@pytest.mark.parametrize("sigma", [0.0, 1.3])
+def test_region_score_matches_reference(device, shape, radius, sigma):
+    seed = fresh_seed()
+    gen = torch.Generator().manual_seed(seed)
+    B, C, h, w, out_size = shape
+    H, W = out_size or (h, w)
+    for dtype in (torch.float32, torch.float16, torch.bfloat16):
+        for ties in (False, True):
+            logits = random_logits(gen, B, C, h, w, dtype, ties, device)
+            cw = (torch.rand(C, generator=gen) * 2).to(device)
+            labeled = (torch.rand(B, H, W, generator=gen) < 0.2).to(device)
+            got = ops.region_score(logits, radius=radius, class_weights=cw, out_size=out_size, labeled=labeled,
+                                   sigma=sigma)
+            want = reference.region_score(logits, radius=radius, class_weights=cw, out_size=out_size,
+                                          labeled=labeled, sigma=sigma)
+            for name in ("score", "impurity", "uncertainty"):
+                g, r = getattr(got, name), getattr(want, name)
+                assert g.shape == (B, H, W) and g.dtype == torch.float32 and g.device == logits.device
+                assert torch.equal(torch.isinf(g), torch.isinf(r)), (name, seed, dtype, ties)
+                fin = torch.isfinite(r)
+                err = (g[fin] - r[fin]).abs().max().item() if fin.any() else 0.0
+                assert err <= ATOL, f"{name}: max err {err} (seed {seed}, {dtype}, ties={ties})"
+            assert torch.isinf(got.score[labeled]).all() and (got.score[labeled] < 0).all()
+
+
+def test_region_score_defaults_and_known_values():
+    # Two classes, a 1x3 image: argmax [0, 1, 1]; a flat k=1 window clipped at the borders.
+    logits = torch.tensor([[[[2.0, 0.0, -1.0]], [[0.0, 0.0, 1.0]]]])
+    got = ops.region_score(logits)
+    p0 = torch.softmax(logits[0, :, 0].T, dim=1)
+    e = -(p0 * torch.log(p0 + 1e-6)).sum(1) / math.log(2)
+    # the tie at pixel 1 goes to class 0, so classes are [0, 0, 1]
+    imp = torch.tensor([-math.log(1 + 1e-6) / math.log(2), -(2 / 3 * math.log(2 / 3 + 1e-6) + 1 / 3 * math.log(1 / 3 + 1e-6)) / math.log(2),
+                        -(0.5 * math.log(0.5 + 1e-6)) * 2 / math.log(2)])
+    unc = torch.stack([(e[0] + e[1]) / 2, e.mean(), (e[1] + e[2]) / 2])
+    torch.testing.assert_close(got.impurity[0, 0], imp, atol=1e-6, rtol=0)
+    torch.testing.assert_close(got.uncertainty[0, 0], unc, atol=1e-6, rtol=0)
+    torch.testing.assert_close(got.score, got.impurity * got.uncertainty)
+
+
+def test_reference_upsampling_equals_interpolate():
+    gen = torch.Generator().manual_seed(fresh_seed())
+    x = torch.randn(2, 5, 13, 17, generator=gen)
+    for size in [(13, 17), (40, 33), (5, 7), (1, 1), (26, 34)]:
+        want = torch.nn.functional.interpolate(x, size=size, mode="bilinear", align_corners=True)
+        torch.testing.assert_close(reference.upsample_bilinear(x, size), want, atol=1e-5, rtol=1e-5)
+
+
+def test_region_score_empty_batch_and_no_weights():
+    out = ops.region_score(torch.zeros(0, 19, 4, 4), out_size=(8, 8))
+    assert all(t.shape == (0, 8, 8) for t in out)
+    x = torch.randn(1, 4, 3, 3)
+    a = ops.region_score(x)
+    b = ops.region_score(x, class_weights=torch.ones(4))
+    assert torch.equal(a.score, b.score)
+
+
+def test_region_score_noncontiguous_input():
+    x = torch.randn(2, 8, 10, 12).permute(0, 1, 3, 2)
+    got = ops.region_score(x, radius=2)
+    want = reference.region_score(x.contiguous(), radius=2)
+    torch.testing.assert_close(got.score, want.score, atol=ATOL, rtol=0)
+
+
+# ---------------------------------------------------------------------------------------------- select_regions
+
+
+def naive_greedy(score, n, r, m):
+    """Plain Python over a list: the specification, independent of torch.argmax."""
+    H, W = score.shape
+    vals = score.tolist()
+    excluded = [[False] * W for _ in range(H)]
+    selected = [[False] * W for _ in range(H)]
+    centers = []
+    while len(centers) < n:
+        best = None
+        for y in range(H):
+            for x in range(W):
+                v = vals[y][x]
+                if excluded[y][x] or v == -math.inf:
+                    continue
+                if best is None or v > best[0]:
+                    best = (v, y, x)
+        if best is None:
+            break
+        _, y, x = best
+        centers.append((y, x))
+        for yy in range(max(0, y - r), min(H, y + r + 1)):
+            for xx in range(max(0, x - r), min(W, x + r + 1)):
+                selected[yy][xx] = True
+        for yy in range(max(0, y - m), min(H, y + m + 1)):
+            for xx in range(max(0, x - m), min(W, x + m + 1)):
+                excluded[yy][xx] = True
+    return centers, torch.tensor(selected), torch.tensor(excluded)
+
+
+def random_score(gen, B, H, W, kind):
+    if kind == "ties":  # few distinct values: ties everywhere
+        s = torch.randint(0, 4, (B, H, W), generator=gen).float()
+    elif kind == "constant":
+        s = torch.full((B, H, W), 0.5)
+    else:
+        s = torch.rand(B, H, W, generator=gen)
+    s[torch.rand(B, H, W, generator=gen) < 0.15] = -math.inf
+    return s
+
+
+@pytest.mark.parametrize("device", DEVICES)
+@pytest.mark.parametrize("kind", ["random", "ties", "constant"])
+@pytest.mark.parametrize("r,m", [(0, 0), (1, None), (1, 0), (2, 1), (0, 3), (3, 7)])
+def test_select_regions_matches_naive_loop(device, kind, r, m):
+    seed = fresh_seed()
+    gen = torch.Generator().manual_seed(seed)
+    for H, W in [(1, 1), (5, 7), (23, 17), (40, 64)]:
+        B = 3
+        score = random_score(gen, B, H, W, kind)
+        counts = [int(x) for x in torch.randint(0, H * W // 3 + 2, (B,), generator=gen)]
+        got = ops.select_regions(score.to(device), counts, radius=r, exclusion_radius=m)
+        ref = reference.select_regions(score.to(device), counts, radius=r, exclusion_radius=m)
+        mm = 2 * r if m is None else m
+        for b in range(B):
+            centers, sel, exc = naive_greedy(score[b], counts[b], r, mm)
+            c = got.centers[b].cpu()
+            picked = [tuple(t) for t in c.tolist() if t[0] >= 0]
+            assert picked == centers, f"seed {seed} image {b} {H}x{W}"
+            assert (c[len(centers):] == -1).all()
+            assert torch.equal(got.selected[b].cpu(), sel) and torch.equal(got.excluded[b].cpu(), exc)
+        for a, b in zip(got, ref):
+            assert torch.equal(a.cpu(), b.cpu()), f"seed {seed}"
+
+
+@pytest.mark.parametrize("device", DEVICES)
+def test_select_regions_batched_equals_single(device):
+    gen = torch.Generator().manual_seed(fresh_seed())
+    score = random_score(gen, 4, 31, 45, "ties").to(device)
+    counts = [3, 0, 50, 7]
+    batched = ops.select_regions(score, counts, radius=1)
+    for b in range(4):
+        one = ops.select_regions(score[b:b + 1], counts[b], radius=1)
+        n = counts[b]
+        assert torch.equal(batched.centers[b, :n], one.centers[0])
+        assert (batched.centers[b, n:] == -1).all()
+        assert torch.equal(batched.selected[b], one.selected[0])
+        assert torch.equal(batched.excluded[b], one.excluded[0])
+
+
+@pytest.mark.parametrize("device", DEVICES)
+def test_select_regions_negative_zero_ties_with_zero(device):
+    score = torch.tensor([[[0.0, -0.0, 0.0]]]).to(device)
+    score[0, 0, 0] = -0.0
+    got = ops.select_regions(score, 3, radius=0)
+    assert got.centers[0].tolist() == [[0, 0], [0, 1], [0, 2]]
+
+
+def test_select_regions_stops_when_no_candidate():
+    score = torch.full((1, 4, 4), -math.inf)
+    score[0, 1, 1] = 1.0
+    got = ops.select_regions(score, 5, radius=1)
+    assert got.centers[0].tolist() == [[1, 1]] + [[-1, -1]] * 4
+    assert got.selected[0].sum() == 9 and got.excluded[0].sum() == 16
+
+
+def test_select_regions_empty():
+    got = ops.select_regions(torch.zeros(0, 5, 5), 3)
+    assert got.centers.shape == (0, 3, 2)
+    got = ops.select_regions(torch.zeros(2, 5, 5), 0)
+    assert got.centers.shape == (2, 0, 2) and not got.selected.any()
+
+
+# ---------------------------------------------------------------------------------------------- opcheck
+
+
+@pytest.mark.parametrize("device", DEVICES)
+def test_opcheck(device):
+    gen = torch.Generator().manual_seed(0)
+    x = torch.randn(2, 5, 6, 7, generator=gen).to(device)
+    cw = torch.rand(5, generator=gen).to(device)
+    lab = (torch.rand(2, 9, 11, generator=gen) < 0.3).to(device)
+    torch.library.opcheck(torch.ops.dwaca.region_score.default, (x, cw, lab, 1, 0.5, 9, 11))
+    torch.library.opcheck(torch.ops.dwaca.region_score.default, (x, None, None, 0, 0.0, 6, 7))
+    s = torch.rand(2, 9, 11, generator=gen).to(device)
+    torch.library.opcheck(torch.ops.dwaca.select_regions.default, (s, [3, 5], 1, 2))
+
+
+# ---------------------------------------------------------------------------------------------- bad input
+
+GOOD = torch.randn(1, 4, 5, 6)
+
+
+@pytest.mark.parametrize("fn", [ops.region_score, reference.region_score])
+@pytest.mark.parametrize("kwargs,exc,match", [
+    (dict(logits=torch.randn(4, 5, 6)), ValueError, "logits must be 4-D"),
+    (dict(logits=GOOD.double()), TypeError, "logits must be float32"),
+    (dict(logits=GOOD.long()), TypeError, "logits must be float32"),
+    (dict(logits=[[1.0]]), TypeError, "logits must be a torch.Tensor"),
+    (dict(logits=torch.randn(1, 1, 5, 6)), ValueError, "classes"),
+    (dict(logits=torch.randn(1, 4, 0, 6)), ValueError, "non-empty"),
+    (dict(class_weights=torch.ones(3)), ValueError, r"class_weights must have shape \(4,\)"),
+    (dict(class_weights=torch.tensor([1.0, -1.0, 1.0, 1.0])), ValueError, "class_weights must be finite"),
+    (dict(class_weights=torch.tensor([1.0, math.nan, 1.0, 1.0])), ValueError, "class_weights must be finite"),
+    (dict(radius=-1), ValueError, "radius must be in"),
+    (dict(radius=17), ValueError, "radius must be in"),
+    (dict(radius=1.5), TypeError, "radius must be an int"),
+    (dict(sigma=-0.5), ValueError, "sigma must be finite and >= 0"),
+    (dict(sigma=math.inf), ValueError, "sigma must be finite"),
+    (dict(labeled=torch.zeros(1, 5, 5, dtype=torch.bool)), ValueError, "labeled must have shape"),
+    (dict(labeled=torch.zeros(1, 5, 6)), TypeError, "labeled must be a bool"),
+    (dict(out_size=(0, 4)), ValueError, r"out_size\[0\]"),
+    (dict(out_size=7), TypeError, "out_size must be None or a pair"),
+])
+def test_region_score_bad_input(fn, kwargs, exc, match):
+    args = dict(logits=GOOD)
+    args.update(kwargs)
+    logits = args.pop("logits")
+    with pytest.raises(exc, match=match):
+        fn(logits, **args)
+
+
+@pytest.mark.parametrize("fn", [ops.region_score, reference.region_score])
+@pytest.mark.parametrize("bad", [math.nan, math.inf, -math.inf])
+@pytest.mark.parametrize("out_size", [None, (3, 2), (20, 30)])
+def test_region_score_rejects_nonfinite_logits(fn, bad, out_size):
+    x = torch.randn(2, 4, 5, 6)
+    x[1, 2, 4, 3] = bad  # one element anywhere, also one that downsampling never reads
+    with pytest.raises(ValueError, match="NaN or inf"):
+        fn(x, out_size=out_size)
+
+
+@pytest.mark.parametrize("fn", [ops.select_regions, reference.select_regions])
+@pytest.mark.parametrize("score,n,kwargs,exc,match", [
+    (torch.rand(5, 5), 1, {}, ValueError, "score must be 3-D"),
+    (torch.rand(1, 5, 5).double(), 1, {}, TypeError, "score must be float32"),
+    (torch.tensor([[[0.1, math.nan]]]), 1, {}, ValueError, "NaN or \\+inf"),
+    (torch.tensor([[[0.1, math.inf]]]), 1, {}, ValueError, "NaN or \\+inf"),
+    (torch.rand(2, 5, 5), [1], {}, ValueError, "one per image"),
+    (torch.rand(1, 5, 5), -1, {}, ValueError, "num_regions must be >= 0"),
+    (torch.rand(1, 5, 5), 1.0, {}, ValueError, "num_regions"),
+    (torch.rand(1, 5, 5), 1, dict(radius=-1), ValueError, "radius must be >= 0"),
+    (torch.rand(1, 5, 5), 1, dict(exclusion_radius=-2), ValueError, "exclusion_radius must be >= 0"),
+])
+def test_select_regions_bad_input(fn, score, n, kwargs, exc, match):
+    with pytest.raises(exc, match=match):
+        fn(score, n, **kwargs)
+
+
+def test_direct_op_call_checks_survive():
+    # torch.ops.dwaca.* called without the Python wrapper still refuses bad shapes instead of crashing.
+    with pytest.raises(RuntimeError, match="logits must be 4-D"):
+        torch.ops.dwaca.region_score(torch.randn(3, 4, 5), None, None, 1, 0.0, 4, 5)
+    with pytest.raises(RuntimeError, match="num_regions must have one entry per image"):
+        torch.ops.dwaca.select_regions(torch.rand(2, 3, 3), [1], 1, 2)
+
+
+# ---------------------------------------------------------------------------------------------- CUDA
+
+
+@pytest.mark.cuda
+@pytest.mark.skipif(not CUDA, reason="needs a visible CUDA device")
+@pytest.mark.parametrize("C,k,sigma", [(19, 1, 0.0), (19, 2, 1.0), (150, 1, 0.0), (256, 3, 2.0)])
+def test_cuda_matches_cpu(C, k, sigma):
+    gen = torch.Generator().manual_seed(fresh_seed())
+    x = torch.randn(2, C, 33, 65, generator=gen)
+    cw = torch.rand(C, generator=gen)
+    a = ops.region_score(x, radius=k, sigma=sigma, class_weights=cw, out_size=(70, 129))
+    b = ops.region_score(x.cuda(), radius=k, sigma=sigma, class_weights=cw.cuda(), out_size=(70, 129))
+    for u, v in zip(a, b):
+        torch.testing.assert_close(v.cpu(), u, atol=ATOL, rtol=0)
+    s = ops.select_regions(a.score, 40, radius=k)
+    t = ops.select_regions(a.score.cuda(), 40, radius=k)
+    for u, v in zip(s, t):
+        assert torch.equal(u, v.cpu())
+
+
+@pytest.mark.cuda
+@pytest.mark.skipif(not CUDA, reason="needs a visible CUDA device")
+def test_cuda_region_score_allocates_only_outputs():
+    x = torch.randn(2, 19, 64, 128, device="cuda")
+    ops.region_score(x, out_size=(128, 256))  # warm-up: kernel attributes, allocator pools
+    torch.cuda.synchronize()
+    torch.cuda.reset_peak_memory_stats()
+    base = torch.cuda.memory_allocated()
+    out = ops.region_score(x, out_size=(128, 256))
+    torch.cuda.synchronize()
+    outputs = sum(t.numel() * t.element_size() for t in out)
+    # the outputs plus the finiteness check's one-element reduction (one 512-byte allocator block)
+    assert torch.cuda.max_memory_allocated() - base <= outputs + 512
