@@ -13,6 +13,7 @@
 
 #include "checks.h"
 #include "region_math.h"
+#include "vec_math.h"
 
 namespace dwaca {
 namespace {
@@ -26,27 +27,11 @@ struct Geometry {
   std::vector<Lerp> lx;  // per output column
 };
 
-// Per-pixel class (first argmax) and weighted normalised entropy of output row y, written to cls/we.
-template <typename scalar_t>
-void pixel_row(const scalar_t* img, const Geometry& G, const float* cw, int y, float* v, float* mx, float* sum,
-               float* ent, int* cls, float* we) {
-  const int C = G.C, W = G.W;
-  const int64_t plane = static_cast<int64_t>(G.h) * G.w;
-  const Lerp ly = G.resample ? lerp_at(y, align_corners_scale(G.h, G.H), G.h) : Lerp{y, y, 1.f, 0.f};
-  for (int c = 0; c < C; ++c) {
-    const scalar_t* r0 = img + c * plane + static_cast<int64_t>(ly.i0) * G.w;
-    const scalar_t* r1 = img + c * plane + static_cast<int64_t>(ly.i1) * G.w;
-    float* vc = v + static_cast<int64_t>(c) * W;
-    if (G.resample) {
-      for (int x = 0; x < W; ++x) {
-        const Lerp& l = G.lx[x];
-        vc[x] = bilerp(static_cast<float>(r0[l.i0]), static_cast<float>(r0[l.i1]), static_cast<float>(r1[l.i0]),
-                       static_cast<float>(r1[l.i1]), ly, l);
-      }
-    } else {
-      for (int x = 0; x < W; ++x) vc[x] = static_cast<float>(r0[x]);
-    }
-  }
+// Class (first argmax) and weighted normalised entropy of one output row from its logits v (C x W, overwritten).
+// Compiled for AVX2 and a baseline target, picked at load time; the exp/log loops vectorise (vec_math.h).
+__attribute__((target_clones("avx2", "default"))) void entropy_row(float* v, int C, int W, const float* cw,
+                                                                   float inv_log_c, float* mx, float* sum,
+                                                                   float* ent, int* cls, float* we) {
   std::copy(v, v + W, mx);
   std::fill(cls, cls + W, 0);
   for (int c = 1; c < C; ++c) {
@@ -61,7 +46,7 @@ void pixel_row(const scalar_t* img, const Geometry& G, const float* cw, int y, f
   for (int c = 0; c < C; ++c) {
     float* vc = v + static_cast<int64_t>(c) * W;
     for (int x = 0; x < W; ++x) {
-      vc[x] = std::exp(vc[x] - mx[x]);
+      vc[x] = exp_nonpos(vc[x] - mx[x]);
       sum[x] += vc[x];
     }
   }
@@ -69,9 +54,76 @@ void pixel_row(const scalar_t* img, const Geometry& G, const float* cw, int y, f
   std::fill(ent, ent + W, 0.f);
   for (int c = 0; c < C; ++c) {
     const float* vc = v + static_cast<int64_t>(c) * W;
-    for (int x = 0; x < W; ++x) ent[x] += entropy_term(vc[x] * sum[x]);
+    for (int x = 0; x < W; ++x) {
+      const float p = vc[x] * sum[x];
+      ent[x] -= p * log_pos(p + kEps);
+    }
   }
-  for (int x = 0; x < W; ++x) we[x] = (cw ? cw[cls[x]] : 1.f) * (ent[x] * G.inv_log_c);
+  for (int x = 0; x < W; ++x) we[x] = (cw ? cw[cls[x]] : 1.f) * (ent[x] * inv_log_c);
+}
+
+// Interpolated logits of output row y into v (C x W), then its classes and weighted entropies.
+template <typename scalar_t>
+void pixel_row(const scalar_t* img, const Geometry& G, const float* cw, int y, float* v, float* mx, float* sum,
+               float* ent, int* cls, float* we) {
+  const int W = G.W;
+  const int64_t plane = static_cast<int64_t>(G.h) * G.w;
+  const Lerp ly = G.resample ? lerp_at(y, align_corners_scale(G.h, G.H), G.h) : Lerp{y, y, 1.f, 0.f};
+  for (int c = 0; c < G.C; ++c) {
+    const scalar_t* r0 = img + c * plane + static_cast<int64_t>(ly.i0) * G.w;
+    const scalar_t* r1 = img + c * plane + static_cast<int64_t>(ly.i1) * G.w;
+    float* vc = v + static_cast<int64_t>(c) * W;
+    if (G.resample) {
+      for (int x = 0; x < W; ++x) {
+        const Lerp& l = G.lx[x];
+        vc[x] = bilerp(static_cast<float>(r0[l.i0]), static_cast<float>(r0[l.i1]), static_cast<float>(r1[l.i0]),
+                       static_cast<float>(r1[l.i1]), ly, l);
+      }
+    } else {
+      for (int x = 0; x < W; ++x) vc[x] = static_cast<float>(r0[x]);
+    }
+  }
+  entropy_row(v, G.C, W, cw, G.inv_log_c, mx, sum, ent, cls, we);
+}
+
+// The flat (sigma = 0) window has integer class counts, so every class share is a table lookup:
+// share[n][h] = -(h/n) log(h/n + eps) / h, summed once per window cell, adds up to the class's term without a
+// log or a data-dependent branch per pixel.
+class FlatShares {
+ public:
+  explicit FlatShares(int k) : cells_((2 * k + 1) * (2 * k + 1)), table_(static_cast<size_t>(cells_ + 1) * (cells_ + 1), 0.f) {
+    for (int n = 1; n <= cells_; ++n)
+      for (int h = 1; h <= n; ++h)
+        table_[static_cast<size_t>(n) * (cells_ + 1) + h] =
+            entropy_term(static_cast<float>(h) / static_cast<float>(n)) / static_cast<float>(h);
+  }
+  const float* row(int n) const { return table_.data() + static_cast<size_t>(n) * (cells_ + 1); }
+
+ private:
+  int cells_;
+  std::vector<float> table_;
+};
+
+template <typename ClsAt, typename WeAt>
+inline void flat_window_stats(int y, int x, int H, int W, int k, const FlatShares& shares, const ClsAt& cls,
+                              const WeAt& we, int* hist, float inv_log_c, float* impurity, float* uncertainty) {
+  const int ya = std::max(0, y - k), yb = std::min(H - 1, y + k);
+  const int xa = std::max(0, x - k), xb = std::min(W - 1, x + k);
+  const int n = (yb - ya + 1) * (xb - xa + 1);
+  float swe = 0.f;
+  for (int yy = ya; yy <= yb; ++yy)
+    for (int xx = xa; xx <= xb; ++xx) {
+      swe += we(yy, xx);
+      ++hist[cls(yy, xx)];
+    }
+  const float* share = shares.row(n);
+  float imp = 0.f;
+  for (int yy = ya; yy <= yb; ++yy)
+    for (int xx = xa; xx <= xb; ++xx) imp += share[hist[cls(yy, xx)]];
+  for (int yy = ya; yy <= yb; ++yy)
+    for (int xx = xa; xx <= xb; ++xx) hist[cls(yy, xx)] = 0;
+  *impurity = imp * inv_log_c;
+  *uncertainty = swe / static_cast<float>(n);
 }
 
 template <typename scalar_t>
@@ -88,7 +140,8 @@ bool all_finite_rows(const scalar_t* img, const Geometry& G, int r0, int r1) {
 
 template <typename scalar_t>
 void region_score_impl(const at::Tensor& logits, const float* cw, const bool* labeled, const std::vector<float>& g,
-                       Geometry G, at::Tensor& score, at::Tensor& impurity, at::Tensor& uncertainty) {
+                       const FlatShares* flat, const Geometry& G, at::Tensor& score, at::Tensor& impurity,
+                       at::Tensor& uncertainty) {
   const int64_t B = logits.size(0);
   const int H = G.H, W = G.W, k = G.k;
   const int nbands = (H + kBandRows - 1) / kBandRows;
@@ -102,6 +155,7 @@ void region_score_impl(const at::Tensor& logits, const float* cw, const bool* la
   at::parallel_for(0, B * nbands, 1, [&](int64_t begin, int64_t end) {
     const int halo_rows = kBandRows + 2 * k;
     std::vector<float> v(static_cast<size_t>(G.C) * W), mx(W), sum(W), ent(W), hist(G.C, 0.f);
+    std::vector<int> counts(G.C, 0);
     std::vector<int> cls(static_cast<size_t>(halo_rows) * W);
     std::vector<float> we(static_cast<size_t>(halo_rows) * W);
     for (int64_t task = begin; task < end; ++task) {
@@ -120,7 +174,10 @@ void region_score_impl(const at::Tensor& logits, const float* cw, const bool* la
         const int64_t row = b * out_img + static_cast<int64_t>(y) * W;
         for (int xx = 0; xx < W; ++xx) {
           float imp, unc;
-          window_stats(y, xx, H, W, k, g.data(), cls_at, we_at, hist_at, G.inv_log_c, &imp, &unc);
+          if (flat)
+            flat_window_stats(y, xx, H, W, k, *flat, cls_at, we_at, counts.data(), G.inv_log_c, &imp, &unc);
+          else
+            window_stats(y, xx, H, W, k, g.data(), cls_at, we_at, hist_at, G.inv_log_c, &imp, &unc);
           i_out[row + xx] = imp;
           u_out[row + xx] = unc;
           s_out[row + xx] = (labeled && labeled[row + xx]) ? -std::numeric_limits<float>::infinity() : imp * unc;
@@ -168,9 +225,12 @@ std::tuple<at::Tensor, at::Tensor, at::Tensor> region_score_cpu(const at::Tensor
     for (int x = 0; x < G.W; ++x) G.lx[x] = lerp_at(x, sx, G.w);
   }
   const std::vector<float> g = window_weights(radius, sigma);
+  std::optional<FlatShares> flat;
+  if (sigma == 0) flat.emplace(static_cast<int>(radius));
   AT_DISPATCH_FLOATING_TYPES_AND2(at::kHalf, at::kBFloat16, logits.scalar_type(), "region_score_cpu", [&] {
     region_score_impl<scalar_t>(logits, cw.defined() ? cw.data_ptr<float>() : nullptr,
-                                labeled.defined() ? labeled.data_ptr<bool>() : nullptr, g, G, score, impurity,
+                                labeled.defined() ? labeled.data_ptr<bool>() : nullptr, g, flat ? &*flat : nullptr, G,
+                                score, impurity,
                                 uncertainty);
   });
   return {score, impurity, uncertainty};
