@@ -16,6 +16,7 @@ upsampling of the logits to ``out_size`` (``align_corners=True``):
 ``sigma > 0`` is the context-aware variant: each neighbour counts with weight ``exp(-(dy^2 + dx^2) / (2 sigma^2))``
 in both the class histogram and the entropy average (``n`` becomes the sum of in-image weights).
 """
+import math
 from collections import namedtuple
 
 import torch
@@ -57,8 +58,9 @@ def region_score(logits, *, radius=1, class_weights=None, out_size=None, labeled
     cw = class_weights_arg(class_weights, C, logits.device)
     lab = labeled_arg(labeled, (B, H, W), logits.device)
     score, impurity, uncertainty = torch.ops.dwaca.region_score(logits, cw, lab, radius, sigma, H, W)
-    # The kernels mark NaN/inf input by a NaN impurity (otherwise always finite): one reduction, one sync.
-    if B > 0 and bool(torch.isnan(impurity.sum())):
+    # The kernels mark NaN/inf input by a NaN impurity (otherwise always finite): one reduction into one scalar,
+    # one host sync.
+    if B > 0 and math.isnan(impurity.sum().item()):
         raise ValueError("logits contain NaN or inf")
     return RegionScore(score, impurity, uncertainty)
 

@@ -64,7 +64,7 @@ def class_weights_arg(class_weights, C, device):
     if w.dim() != 1 or w.shape[0] != C:
         raise ValueError(f"class_weights must have shape ({C},) (one weight per class), got {tuple(w.shape)}")
     w = w.to(torch.float32).contiguous()
-    if not bool(torch.isfinite(w).all()) or bool((w < 0).any()):
+    if not bool((torch.isfinite(w) & (w >= 0)).all()):  # one host sync
         raise ValueError("class_weights must be finite and >= 0")
     return w
 
