@@ -13,6 +13,7 @@
 
 #include "checks.h"
 #include "region_math.h"
+#include "entropy_row.h"
 #include "vec_math.h"
 
 namespace dwaca {
@@ -26,41 +27,6 @@ struct Geometry {
   float inv_log_c;
   std::vector<Lerp> lx;  // per output column
 };
-
-// Class (first argmax) and weighted normalised entropy of one output row from its logits v (C x W, overwritten).
-// Compiled for AVX2 and a baseline target, picked at load time; the exp/log loops vectorise (vec_math.h).
-__attribute__((target_clones("avx2", "default"))) void entropy_row(float* v, int C, int W, const float* cw,
-                                                                   float inv_log_c, float* mx, float* sum,
-                                                                   float* ent, int* cls, float* we) {
-  std::copy(v, v + W, mx);
-  std::fill(cls, cls + W, 0);
-  for (int c = 1; c < C; ++c) {
-    const float* vc = v + static_cast<int64_t>(c) * W;
-    for (int x = 0; x < W; ++x) {
-      const bool gt = vc[x] > mx[x];  // strict: ties keep the first class, like torch.argmax
-      mx[x] = gt ? vc[x] : mx[x];
-      cls[x] = gt ? c : cls[x];
-    }
-  }
-  std::fill(sum, sum + W, 0.f);
-  for (int c = 0; c < C; ++c) {
-    float* vc = v + static_cast<int64_t>(c) * W;
-    for (int x = 0; x < W; ++x) {
-      vc[x] = exp_nonpos(vc[x] - mx[x]);
-      sum[x] += vc[x];
-    }
-  }
-  for (int x = 0; x < W; ++x) sum[x] = 1.f / sum[x];
-  std::fill(ent, ent + W, 0.f);
-  for (int c = 0; c < C; ++c) {
-    const float* vc = v + static_cast<int64_t>(c) * W;
-    for (int x = 0; x < W; ++x) {
-      const float p = vc[x] * sum[x];
-      ent[x] -= p * log_pos(p + kEps);
-    }
-  }
-  for (int x = 0; x < W; ++x) we[x] = (cw ? cw[cls[x]] : 1.f) * (ent[x] * inv_log_c);
-}
 
 // Interpolated logits of output row y into v (C x W), then its classes and weighted entropies.
 template <typename scalar_t>
@@ -126,16 +92,18 @@ inline void flat_window_stats(int y, int x, int H, int W, int k, const FlatShare
   *uncertainty = swe / static_cast<float>(n);
 }
 
+// True if rows [r0, r1) of every class plane hold only finite values. Tests the exponent bits (all ones for inf and
+// NaN) with integer operations, which vectorise where float comparisons in a reduction do not.
 template <typename scalar_t>
 bool all_finite_rows(const scalar_t* img, const Geometry& G, int r0, int r1) {
   const int64_t plane = static_cast<int64_t>(G.h) * G.w;
-  bool ok = true;
+  const int64_t n = static_cast<int64_t>(r1 - r0) * G.w;
+  int32_t bad = 0;
   for (int c = 0; c < G.C; ++c) {
     const scalar_t* p = img + c * plane + static_cast<int64_t>(r0) * G.w;
-    const int64_t n = static_cast<int64_t>(r1 - r0) * G.w;
-    for (int64_t i = 0; i < n; ++i) ok &= std::isfinite(static_cast<float>(p[i]));
+    for (int64_t i = 0; i < n; ++i) bad |= (float_to_bits(static_cast<float>(p[i])) & 0x7f800000) == 0x7f800000;
   }
-  return ok;
+  return bad == 0;
 }
 
 template <typename scalar_t>
@@ -172,7 +140,23 @@ void region_score_impl(const at::Tensor& logits, const float* cw, const bool* la
       auto hist_at = [&](int c) -> float& { return hist[c]; };
       for (int y = y0; y < y1; ++y) {
         const int64_t row = b * out_img + static_cast<int64_t>(y) * W;
+        // Rows and columns whose whole flat k = 1 or 2 window is inside the image take the vectorised path.
+        int vx0 = 0, vx1 = 0;
+        if (flat && (k == 1 || k == 2) && y - k >= 0 && y + k < H && W > 2 * k) {
+          const int* crow[5];
+          const float* wrow[5];
+          for (int r = 0; r <= 2 * k; ++r) {
+            crow[r] = cls.data() + static_cast<size_t>(y - k + r - hy0) * W;
+            wrow[r] = we.data() + static_cast<size_t>(y - k + r - hy0) * W;
+          }
+          vx0 = k;
+          vx1 = W - k;
+          (k == 1 ? flat_window_row_k1 : flat_window_row_k2)(crow, wrow, vx0, vx1, G.inv_log_c, i_out + row,
+                                                             u_out + row);
+        }
         for (int xx = 0; xx < W; ++xx) {
+          if (xx == vx0 && vx1 > vx0) xx = vx1;
+          if (xx >= W) break;
           float imp, unc;
           if (flat)
             flat_window_stats(y, xx, H, W, k, *flat, cls_at, we_at, counts.data(), G.inv_log_c, &imp, &unc);
@@ -180,8 +164,10 @@ void region_score_impl(const at::Tensor& logits, const float* cw, const bool* la
             window_stats(y, xx, H, W, k, g.data(), cls_at, we_at, hist_at, G.inv_log_c, &imp, &unc);
           i_out[row + xx] = imp;
           u_out[row + xx] = unc;
-          s_out[row + xx] = (labeled && labeled[row + xx]) ? -std::numeric_limits<float>::infinity() : imp * unc;
         }
+        for (int xx = 0; xx < W; ++xx)
+          s_out[row + xx] = (labeled && labeled[row + xx]) ? -std::numeric_limits<float>::infinity()
+                                                           : i_out[row + xx] * u_out[row + xx];
       }
       // NaN/inf anywhere in the logits is reported through a NaN impurity (never NaN otherwise): the Python
       // wrapper turns it into a ValueError.

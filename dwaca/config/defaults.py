@@ -23,6 +23,9 @@ _C.INPUT.IGNORE_LABEL = 255
 _C.INPUT.PIXEL_MEAN = [0.485, 0.456, 0.406]
 _C.INPUT.PIXEL_STD = [0.229, 0.224, 0.225]
 _C.INPUT.TO_BGR255 = False
+# dwaca: training augmentation beyond RIPU's (RIPU neither flips nor jitters, hence 0 by default).
+_C.INPUT.HFLIP_PROB_TRAIN = 0.0
+_C.INPUT.COLOR_JITTER_TRAIN = 0.0
 
 _C.DATASETS = CN()
 # dwaca: one root holding cityscapes/, gtav/, synthia/ as the seed's README lays them out.
@@ -94,6 +97,15 @@ def load_config(config_file=None, opts=()):
     if config_file:
         c.merge_from_file(config_file)
     if opts:
-        c.merge_from_list(list(opts))
+        opts = list(opts)
+        if len(opts) % 2:
+            raise ValueError(f"config overrides must be KEY VALUE pairs, got an odd number: {opts}")
+        for key in opts[0::2]:
+            node = c
+            for part in str(key).split("."):
+                if not isinstance(node, CN) or part not in node:
+                    raise KeyError(f"unknown config key '{key}' in the command-line overrides")
+                node = node[part]
+        c.merge_from_list(opts)
     c.freeze()
     return c

@@ -1,0 +1,161 @@
+"""Paired image/label transforms on ``torchvision.transforms.v2``.
+
+Inputs are a ``tv_tensors.Image`` (3, H, W) uint8 and one or more ``tv_tensors.Mask`` (H, W) uint8 label maps
+(train ids, 255 = ignore). One call draws its random parameters once and applies them to every input, so image,
+label and any annotation mask stay aligned. Images are resized bilinearly (antialiased); masks only ever with
+nearest-exact (pixel-centre aligned nearest neighbour), and padding of a mask is filled with the ignore label.
+Outputs are plain tensors: the image (3, h, w) float32 normalised, each mask (h, w) int64.
+
+Sizes in the config are (W, H), as in RIPU.
+"""
+import torch
+from torchvision import tv_tensors
+from torchvision.transforms import InterpolationMode
+from torchvision.transforms import v2
+from torchvision.transforms.v2 import functional as F
+
+MODES = ("train_source", "train_target", "test", "select")
+
+
+def _resize(inpt, size):
+    """Resize an Image bilinearly or a Mask with nearest-exact to size (H, W)."""
+    if isinstance(inpt, tv_tensors.Mask):
+        return F.resize(inpt, list(size), interpolation=InterpolationMode.NEAREST_EXACT)
+    return F.resize(inpt, list(size), interpolation=InterpolationMode.BILINEAR, antialias=True)
+
+
+class PairedResize(v2.Transform):
+    """Resize every image and mask to a fixed size (H, W)."""
+
+    def __init__(self, size_hw):
+        super().__init__()
+        self.size_hw = tuple(int(s) for s in size_hw)
+
+    def transform(self, inpt, params):
+        return _resize(inpt, self.size_hw)
+
+
+class RandomScaledResize(v2.Transform):
+    """Resize to ``size_hw`` times one factor drawn uniformly from ``scale_range``, shared by all inputs.
+
+    With scale_range (1, 1) this is ``PairedResize(size_hw)``; follow it with a crop to ``size_hw``."""
+
+    def __init__(self, size_hw, scale_range):
+        super().__init__()
+        self.size_hw = tuple(int(s) for s in size_hw)
+        self.scale_range = (float(scale_range[0]), float(scale_range[1]))
+
+    def make_params(self, flat_inputs):
+        lo, hi = self.scale_range
+        s = lo + (hi - lo) * torch.rand(()).item()
+        return {"size": [max(1, round(self.size_hw[0] * s)), max(1, round(self.size_hw[1] * s))]}
+
+    def transform(self, inpt, params):
+        return _resize(inpt, params["size"])
+
+
+class ResizeImageOnly(v2.Transform):
+    """Test-time resize of the image to (H, W); masks pass through at their original resolution.
+
+    Evaluation and active selection upsample the logits to the label grid, so the label is never resampled."""
+
+    def __init__(self, size_hw):
+        super().__init__()
+        self.size_hw = tuple(int(s) for s in size_hw)
+
+    def transform(self, inpt, params):
+        if isinstance(inpt, tv_tensors.Mask):
+            return inpt
+        return _resize(inpt, self.size_hw)
+
+
+class NormalizeImage(v2.Transform):
+    """uint8 image -> float32 normalised with mean/std; ``to_bgr255`` reproduces RIPU's TO_BGR255 (Caffe weights):
+    channels reversed and kept in 0..255 before the mean/std are applied (mean/std then in 0..255 units)."""
+
+    def __init__(self, mean, std, to_bgr255=False):
+        super().__init__()
+        self.mean = [float(m) for m in mean]
+        self.std = [float(s) for s in std]
+        self.to_bgr255 = bool(to_bgr255)
+
+    def transform(self, inpt, params):
+        if isinstance(inpt, tv_tensors.Mask):
+            return inpt
+        if self.to_bgr255:
+            image = tv_tensors.wrap(inpt.flip(-3).to(torch.float32), like=inpt)
+        else:
+            image = F.to_dtype(inpt, torch.float32, scale=True)
+        return F.normalize(image, mean=self.mean, std=self.std)
+
+
+class SegmentationTransform:
+    """Callable ``(image, *masks) -> (image, *masks)`` around a ``v2.Compose``.
+
+    image: tv_tensors.Image or (3, H, W) uint8 tensor; masks: (H, W) uint8 tensors or tv_tensors.Mask.
+    Returns plain tensors: image (3, h, w) float32, masks (h, w) int64."""
+
+    def __init__(self, steps):
+        self.pipeline = v2.Compose(steps)
+
+    def __call__(self, image, *masks):
+        image = image if isinstance(image, tv_tensors.Image) else tv_tensors.Image(image)
+        masks = tuple(m if isinstance(m, tv_tensors.Mask) else tv_tensors.Mask(m) for m in masks)
+        out = self.pipeline(image, *masks) if masks else (self.pipeline(image),)
+        image, *masks = out
+        return (image.as_subclass(torch.Tensor), *(m.as_subclass(torch.Tensor).to(torch.int64) for m in masks))
+
+    def __repr__(self):
+        return f"SegmentationTransform({self.pipeline})"
+
+
+def normalize_only(mean=(0.485, 0.456, 0.406), std=(0.229, 0.224, 0.225), to_bgr255=False):
+    """No geometry: only uint8 -> normalised float image and int64 masks (the datasets' default)."""
+    return SegmentationTransform([NormalizeImage(mean, std, to_bgr255)])
+
+
+def train_transform(size_wh, scale_range=(1.0, 1.0), ignore_label=255, hflip_prob=0.5, color_jitter=0.0,
+                    mean=(0.485, 0.456, 0.406), std=(0.229, 0.224, 0.225), to_bgr255=False):
+    """Random scale around ``size_wh`` (W, H), crop to ``size_wh`` (padding: image 0, mask ``ignore_label``),
+    horizontal flip with ``hflip_prob``, colour jitter of strength ``color_jitter`` (0 = off; brightness, contrast
+    and saturation by that fraction, hue by a quarter of it) and normalisation."""
+    size_hw = (int(size_wh[1]), int(size_wh[0]))
+    steps = []
+    if tuple(scale_range) == (1.0, 1.0):
+        steps.append(PairedResize(size_hw))
+    else:
+        steps += [RandomScaledResize(size_hw, scale_range),
+                  v2.RandomCrop(size_hw, pad_if_needed=True,
+                                fill={tv_tensors.Image: 0, tv_tensors.Mask: int(ignore_label)})]
+    if hflip_prob > 0:
+        steps.append(v2.RandomHorizontalFlip(hflip_prob))
+    if color_jitter > 0:
+        steps.append(v2.ColorJitter(color_jitter, color_jitter, color_jitter, min(0.5, color_jitter / 4)))
+    steps.append(NormalizeImage(mean, std, to_bgr255))
+    return SegmentationTransform(steps)
+
+
+def eval_transform(size_wh, mean=(0.485, 0.456, 0.406), std=(0.229, 0.224, 0.225), to_bgr255=False):
+    """Resize the image to ``size_wh`` (W, H), keep masks at full resolution, normalise."""
+    return SegmentationTransform([ResizeImageOnly((int(size_wh[1]), int(size_wh[0]))),
+                                  NormalizeImage(mean, std, to_bgr255)])
+
+
+def build_transforms(cfg, mode):
+    """Transforms for ``mode``:
+
+    * ``train_source`` / ``train_target``: ``train_transform`` at INPUT.SOURCE_INPUT_SIZE_TRAIN /
+      INPUT.TARGET_INPUT_SIZE_TRAIN with INPUT.INPUT_SCALES_TRAIN; flip probability and colour jitter come from
+      INPUT.HFLIP_PROB_TRAIN (default 0.5) and INPUT.COLOR_JITTER_TRAIN (default 0.0, off) when the config has them.
+    * ``test`` / ``select``: ``eval_transform`` at INPUT.INPUT_SIZE_TEST (label kept at full resolution).
+    """
+    if mode not in MODES:
+        raise ValueError(f"mode must be one of {MODES}, got {mode!r}")
+    inp = cfg.INPUT
+    norm = dict(mean=list(inp.PIXEL_MEAN), std=list(inp.PIXEL_STD), to_bgr255=bool(inp.get("TO_BGR255", False)))
+    if mode in ("test", "select"):
+        return eval_transform(inp.INPUT_SIZE_TEST, **norm)
+    size = inp.SOURCE_INPUT_SIZE_TRAIN if mode == "train_source" else inp.TARGET_INPUT_SIZE_TRAIN
+    return train_transform(size, scale_range=tuple(float(s) for s in inp.INPUT_SCALES_TRAIN),
+                           ignore_label=int(inp.IGNORE_LABEL), hflip_prob=float(inp.get("HFLIP_PROB_TRAIN", 0.5)),
+                           color_jitter=float(inp.get("COLOR_JITTER_TRAIN", 0.0)), **norm)
