@@ -146,16 +146,16 @@ def build_transforms(cfg, mode):
 
     * ``train_source`` / ``train_target``: ``train_transform`` at INPUT.SOURCE_INPUT_SIZE_TRAIN /
       INPUT.TARGET_INPUT_SIZE_TRAIN with INPUT.INPUT_SCALES_TRAIN; flip probability and colour jitter come from
-      INPUT.HFLIP_PROB_TRAIN (default 0.5) and INPUT.COLOR_JITTER_TRAIN (default 0.0, off) when the config has them.
+      INPUT.HFLIP_PROB_TRAIN and INPUT.COLOR_JITTER_TRAIN (both 0 by default, as in RIPU).
     * ``test`` / ``select``: ``eval_transform`` at INPUT.INPUT_SIZE_TEST (label kept at full resolution).
     """
     if mode not in MODES:
         raise ValueError(f"mode must be one of {MODES}, got {mode!r}")
     inp = cfg.INPUT
-    norm = dict(mean=list(inp.PIXEL_MEAN), std=list(inp.PIXEL_STD), to_bgr255=bool(inp.get("TO_BGR255", False)))
+    norm = dict(mean=list(inp.PIXEL_MEAN), std=list(inp.PIXEL_STD), to_bgr255=bool(inp.TO_BGR255))
     if mode in ("test", "select"):
         return eval_transform(inp.INPUT_SIZE_TEST, **norm)
     size = inp.SOURCE_INPUT_SIZE_TRAIN if mode == "train_source" else inp.TARGET_INPUT_SIZE_TRAIN
     return train_transform(size, scale_range=tuple(float(s) for s in inp.INPUT_SCALES_TRAIN),
-                           ignore_label=int(inp.IGNORE_LABEL), hflip_prob=float(inp.get("HFLIP_PROB_TRAIN", 0.5)),
-                           color_jitter=float(inp.get("COLOR_JITTER_TRAIN", 0.0)), **norm)
+                           ignore_label=int(inp.IGNORE_LABEL), hflip_prob=float(inp.HFLIP_PROB_TRAIN),
+                           color_jitter=float(inp.COLOR_JITTER_TRAIN), **norm)
