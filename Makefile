@@ -6,17 +6,23 @@ PIP     := $(PY) -m pip
 # The machine has 2 cores: keep the extension build from oversubscribing them.
 export MAX_JOBS ?= 2
 
+STAMP   := $(VENV)/.dwaca-installed
+SOURCES := setup.py pyproject.toml requirements.txt $(shell find csrc -type f)
+
 .PHONY: setup test test-fast demo bench clean
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
 
-# Pinned torch first, then the package without build isolation, so the extension compiles
-# against that torch and pip never fetches a second one.
-setup: $(PY)
+# Pinned torch first, then the package without build isolation, so the extension compiles against that torch
+# and pip never fetches a second one. Rebuilt only when the sources or requirements change.
+$(STAMP): $(SOURCES) | $(PY)
 	$(PIP) install -q --disable-pip-version-check -r requirements.txt
 	$(PIP) install -q --disable-pip-version-check --no-build-isolation -e .
-	$(PY) -c "import dwaca, dwaca._C as C; print('dwaca', dwaca.__version__, '| extension:', C.build_info())"
+	touch $@
+
+setup: $(STAMP)
+	$(PY) -c "import dwaca._extension as e; print('dwaca extension:', e.build_info())"
 
 test: setup
 	$(PY) -m pytest -q
@@ -31,4 +37,4 @@ bench: setup
 	$(PY) benchmarks/bench_selection.py --json benchmarks/results_cpu.json
 
 clean:
-	rm -rf build *.egg-info dwaca/_C*.so
+	rm -rf build *.egg-info dwaca/_C*.so $(STAMP)

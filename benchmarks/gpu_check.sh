@@ -17,7 +17,7 @@ if ! $PY -m pip install --no-build-isolation --no-deps -e . >"$OUT/build.log" 2>
   tail -40 "$OUT/build.log"; echo "BUILD FAILED"; exit 1
 fi
 echo "build: $(( $(date +%s) - t0 )) s"
-$PY -c "import dwaca._C as C; print(C.build_info())" | tee -a "$OUT/env.txt"
+$PY -c "import dwaca._extension as e; print(e.build_info())" | tee -a "$OUT/env.txt"
 
 # The CUDA tests: every test parametrised on the cuda device plus the cuda-only ones.
 $PY -m pytest -q -x tests/test_ops.py -k "cuda" -p no:cacheprovider 2>&1 | tee "$OUT/tests.log"
