@@ -1,0 +1,83 @@
+"""Training checkpoints: ``OUTPUT_DIR/model_iter{iteration:06d}.pth``, written atomically.
+
+A checkpoint holds everything a run needs to continue exactly where it stopped::
+
+    {"model": state_dict, "optimizer": state_dict, "scaler": state_dict or None,
+     "iteration": optimisation steps done, "rounds_done": selection rounds done,
+     "train_confusion": (C, C) int64 confusion on annotated target pixels since the last round,
+     "rng": {"torch", "cuda", "numpy", "python"}, "config": the yacs dump, "seed": the run's seed}
+"""
+import io
+import random
+import re
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from ..active.pool import atomic_write_bytes
+
+CHECKPOINT_RE = re.compile(r"model_iter(\d{6,})\.pth$")
+
+
+def checkpoint_path(output_dir, iteration):
+    return Path(output_dir) / f"model_iter{iteration:06d}.pth"
+
+
+def rng_state():
+    state = {"torch": torch.get_rng_state(), "numpy": np.random.get_state(), "python": random.getstate()}
+    if torch.cuda.is_available():
+        state["cuda"] = torch.cuda.get_rng_state_all()
+    return state
+
+
+def set_rng_state(state):
+    if not state:
+        return
+    torch.set_rng_state(state["torch"])
+    np.random.set_state(state["numpy"])
+    random.setstate(state["python"])
+    if "cuda" in state and torch.cuda.is_available():
+        try:
+            torch.cuda.set_rng_state_all(state["cuda"])
+        except (RuntimeError, IndexError):
+            pass
+
+
+def save_checkpoint(path, *, model, optimizer, iteration, rounds_done, cfg, scaler=None, train_confusion=None,
+                    seed=None, extra=None):
+    """Serialise the training state to ``path`` atomically (temp file in the same folder, fsync, os.replace)."""
+    state = {"model": model.state_dict(), "optimizer": optimizer.state_dict(),
+             "scaler": scaler.state_dict() if scaler is not None else None,
+             "iteration": int(iteration), "rounds_done": int(rounds_done),
+             "train_confusion": train_confusion.cpu() if train_confusion is not None else None,
+             "rng": rng_state(), "config": cfg.dump(), "seed": seed}
+    if extra:
+        state.update(extra)
+    buf = io.BytesIO()
+    torch.save(state, buf)
+    atomic_write_bytes(path, buf.getvalue())
+    return Path(path)
+
+
+def load_checkpoint(path, map_location="cpu"):
+    """The dict written by ``save_checkpoint``; FileNotFoundError naming the path if it does not exist."""
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"checkpoint {path} does not exist")
+    # The checkpoint holds numpy / python RNG states: trusted files written by this trainer only.
+    state = torch.load(path, map_location=map_location, weights_only=False)
+    for key in ("model", "iteration"):
+        if key not in state:
+            raise ValueError(f"{path} is not a dwaca checkpoint (no '{key}')")
+    return state
+
+
+def latest_checkpoint(output_dir):
+    """The checkpoint with the highest iteration in ``output_dir``, or None."""
+    found = []
+    for p in Path(output_dir).glob("model_iter*.pth"):
+        m = CHECKPOINT_RE.search(p.name)
+        if m:
+            found.append((int(m.group(1)), p))
+    return max(found)[1] if found else None

@@ -1,0 +1,405 @@
+"""The active domain adaptation training loop (RIPU's recipe) with DWACA / RIPU / entropy / random selection.
+
+Each iteration ``it`` (1-based, up to SOLVER.STOP_ITER; the poly schedule runs over SOLVER.MAX_ITER):
+
+1. if ``it`` is the next ACTIVE.SELECT_ITER: a selection round (``dwaca.active.run_selection_round``) buys the
+   round's budget into the labelled pool ``OUTPUT_DIR/pool`` (before the step);
+2. one source batch and one target batch: supervised source loss, target cross-entropy on the annotated pixels
+   only (the target dataset reads labels through the pool), RIPU's negative learning on target predictions and
+   local consistency on the source, weighted by cfg.SOLVER (``dwaca.losses.adaptation_losses``); SGD with the head
+   at 10x the backbone rate; bf16/fp16 autocast on CUDA when SOLVER.AMP is set;
+3. a checkpoint ``OUTPUT_DIR/model_iter{it:06d}.pth`` every SOLVER.CHECKPOINT_PERIOD and at the end.
+
+Per-class IoU for the dynamic weights (AL-DWACA), ACTIVE.IOU_SOURCE:
+
+* "pool" (default): the confusion matrix of the model's training-time predictions (argmax of the upsampled target
+  logits) on the annotated target pixels, accumulated over the iterations since the previous round and reset after
+  each round; no annotated pixel yet (round 1) -> uniform weights. Only labels the run has bought are used.
+* "val": the model is evaluated on DATASETS.TEST before the round. That is test-set leakage (the published code
+  does it); it is logged as such and meant only for reproducing published numbers.
+
+Resume (yacs key ``resume``, as RIPU): model, optimizer (momentum), AMP scaler, iteration, the LR schedule (a
+function of the iteration), the RNG states, the training confusion and the data order (an epoch-seeded
+permutation, skipped to the position) are restored; the pool is re-read from disk and verified, and rounds it
+already holds are never redone. If the pool is ahead of the checkpoint (a crash between a round and the next
+checkpoint) the pool wins: its rounds are kept, with a warning. Augmentation draws are bit-exact across a resume
+with SOLVER.NUM_WORKERS 0 (they then come from the restored global RNG); with workers, each epoch's worker seeds
+derive from the run seed and the position.
+
+MODEL.DEVICE "cuda" without a visible CUDA device is an error (``DeviceError``) rather than a silent CPU fallback:
+a full-size config would otherwise run for weeks on the CPU. Pass ``MODEL.DEVICE cpu`` explicitly.
+"""
+import logging
+import math
+import os
+import random
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch.utils.data import DataLoader
+
+from ..active import LabelPool, PoolError, run_selection_round
+from ..active.pool import atomic_write_json
+from ..active.selection import build_select_dataset
+from ..losses import adaptation_losses, upsample_to
+from .checkpoint import checkpoint_path, load_checkpoint, save_checkpoint, set_rng_state
+from .evaluator import evaluate
+from .metrics import MIOU13_OF_16, ConfusionMatrix, format_table, mean_iou
+from .solver import build_optimizer, set_poly_lr
+
+LOGGER_NAME = "dwaca"
+
+
+class DeviceError(RuntimeError):
+    """MODEL.DEVICE names a device this machine does not have."""
+
+
+# -- set-up ----------------------------------------------------------------------------------------------------------
+def setup_logger(output_dir=None, name=LOGGER_NAME, filename="log.txt"):
+    """The package logger: INFO to stdout and, with ``output_dir``, to ``output_dir/filename`` (appended).
+    Handlers installed by an earlier call are replaced, so repeated runs in one process do not duplicate lines."""
+    log = logging.getLogger(name)
+    log.setLevel(logging.INFO)
+    log.propagate = False
+    for h in list(log.handlers):
+        if getattr(h, "_dwaca", False):
+            log.removeHandler(h)
+            h.close()
+    fmt = logging.Formatter("%(asctime)s %(name)s %(levelname)s: %(message)s", "%H:%M:%S")
+    stream = logging.StreamHandler(sys.stdout)
+    stream.setFormatter(fmt)
+    stream._dwaca = True
+    log.addHandler(stream)
+    if output_dir:
+        Path(output_dir).mkdir(parents=True, exist_ok=True)
+        fh = logging.FileHandler(Path(output_dir) / filename)
+        fh.setFormatter(fmt)
+        fh._dwaca = True
+        log.addHandler(fh)
+    return log
+
+
+def resolve_device(cfg):
+    """torch.device of MODEL.DEVICE; DeviceError if it asks for CUDA that is not there."""
+    name = str(cfg.MODEL.DEVICE)
+    device = torch.device(name)
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise DeviceError(f"MODEL.DEVICE is '{name}' but CUDA is not available on this machine; "
+                          "run with `MODEL.DEVICE cpu` (slow for full-size configs)")
+    return device
+
+
+def seed_everything(seed):
+    """Seed python, numpy and torch; a negative seed draws one (returned, so it can be logged and saved)."""
+    seed = int(seed)
+    if seed < 0:
+        seed = int.from_bytes(os.urandom(4), "little") & 0x7FFFFFFF
+    random.seed(seed)
+    np.random.seed(seed % (2 ** 32))
+    torch.manual_seed(seed)
+    return seed
+
+
+class BatchStream:
+    """An endless stream of batches with an exact, restorable position.
+
+    Epoch e visits the dataset in the permutation drawn from ``seed`` and e; ``position`` counts the batches
+    delivered so far (drop_last, so every epoch has ``len(dataset) // batch_size`` of them). Starting at a position
+    skips to it without loading the skipped samples. ``reset()`` drops prefetched batches so the next ones are
+    read afresh (after the labelled pool changed).
+    """
+
+    def __init__(self, dataset, batch_size, seed, num_workers=0, position=0, pin_memory=False):
+        self.dataset = dataset
+        self.batch_size = int(batch_size)
+        self.per_epoch = len(dataset) // self.batch_size
+        if self.per_epoch == 0:
+            raise ValueError(f"{dataset!r} has {len(dataset)} samples, fewer than one batch of {self.batch_size}")
+        self.seed = int(seed)
+        self.num_workers = int(num_workers)
+        self.pin_memory = pin_memory
+        self.position = int(position)
+        self._it = None
+
+    def _epoch_iterator(self):
+        epoch, offset = divmod(self.position, self.per_epoch)
+        perm = torch.randperm(len(self.dataset), generator=torch.Generator().manual_seed(self.seed * 100003 + epoch))
+        indices = perm[offset * self.batch_size: self.per_epoch * self.batch_size].tolist()
+        loader = DataLoader(self.dataset, batch_size=self.batch_size, sampler=indices, drop_last=True,
+                            num_workers=self.num_workers, pin_memory=self.pin_memory,
+                            generator=torch.Generator().manual_seed(self.seed * 7919 + self.position))
+        return iter(loader)
+
+    def next(self):
+        if self._it is None:
+            self._it = self._epoch_iterator()
+        try:
+            batch = next(self._it)
+        except StopIteration:
+            self._it = self._epoch_iterator()
+            batch = next(self._it)
+        self.position += 1
+        return batch
+
+    def reset(self):
+        self._it = None
+
+
+def _nan_to_none(x):
+    if isinstance(x, float) and math.isnan(x):
+        return None
+    if isinstance(x, dict):
+        return {k: _nan_to_none(v) for k, v in x.items()}
+    if isinstance(x, (list, tuple)):
+        return [_nan_to_none(v) for v in x]
+    return x
+
+
+# -- evaluation ------------------------------------------------------------------------------------------------------
+def build_test_loader(cfg):
+    from ..data import build_dataset
+    dataset = build_dataset(cfg, cfg.DATASETS.TEST, "test")
+    return DataLoader(dataset, batch_size=max(1, int(cfg.TEST.BATCH_SIZE)), shuffle=False,
+                      num_workers=int(cfg.SOLVER.NUM_WORKERS)), dataset
+
+
+def evaluate_on_test(cfg, model, device, loader=None):
+    """Evaluate on DATASETS.TEST: evaluator's dict plus "mIoU13" for 16-class models."""
+    from ..data import class_names
+    if loader is None:
+        loader, _ = build_test_loader(cfg)
+    num_classes = int(cfg.MODEL.NUM_CLASSES)
+    res = evaluate(model, loader, num_classes, device, class_names(num_classes))
+    if num_classes == 16:
+        iou = torch.tensor([res["per_class_iou"][n] for n in class_names(16)], dtype=torch.float64)
+        res["mIoU13"] = mean_iou(iou, MIOU13_OF_16)
+    return res
+
+
+def results_table(cfg, res, title=""):
+    from ..data import class_names
+    names = class_names(int(cfg.MODEL.NUM_CLASSES))
+    table = format_table(names, torch.tensor([res["per_class_iou"][n] for n in names], dtype=torch.float64), title)
+    if "mIoU13" in res:
+        table += f"\n{'mIoU13':<{max(len(n) for n in names)}}  {100 * res['mIoU13']:6.2f}"
+    return table
+
+
+def write_results(output_dir, res, **extra):
+    """``output_dir/results.json`` (atomic): mIoU, per_class_iou {name: IoU or null}, pixel_acc, [mIoU13], extra."""
+    out = {"mIoU": res["mIoU"], "per_class_iou": res["per_class_iou"], "pixel_acc": res["pixel_acc"]}
+    if "mIoU13" in res:
+        out["mIoU13"] = res["mIoU13"]
+    out.update(extra)
+    path = Path(output_dir) / "results.json"
+    atomic_write_json(path, _nan_to_none(out))
+    return path
+
+
+# -- training --------------------------------------------------------------------------------------------------------
+def _amp_settings(cfg, device, log):
+    amp = str(cfg.SOLVER.AMP or "")
+    if amp not in ("", "bf16", "fp16"):
+        raise ValueError(f"SOLVER.AMP must be '', 'bf16' or 'fp16', got '{amp}'")
+    if amp and device.type != "cuda":
+        log.warning("SOLVER.AMP '%s' ignored on %s (mixed precision is used on CUDA only)", amp, device)
+        amp = ""
+    dtype = {"bf16": torch.bfloat16, "fp16": torch.float16}.get(amp)
+    scaler = torch.amp.GradScaler("cuda") if amp == "fp16" else None
+    return dtype, scaler
+
+
+def train(cfg, log=None):
+    """Train (and select) according to ``cfg``, evaluate on DATASETS.TEST, write results.json; returns
+    {"results": evaluator dict, "output_dir", "iteration", "rounds_done", "checkpoint"}."""
+    from ..data import build_dataset
+    from ..models import build_model
+
+    if not cfg.OUTPUT_DIR:
+        raise ValueError("OUTPUT_DIR is empty; pass `OUTPUT_DIR <dir>`")
+    output_dir = Path(cfg.OUTPUT_DIR)
+    output_dir.mkdir(parents=True, exist_ok=True)
+    log = log or setup_logger(output_dir)
+    device = resolve_device(cfg)
+    (output_dir / "config.yaml").write_text(cfg.dump())
+
+    state = None
+    if cfg.resume:
+        state = load_checkpoint(cfg.resume, map_location="cpu")
+        seed = state.get("seed")
+        seed = seed_everything(cfg.SEED if seed is None else seed)
+    else:
+        seed = seed_everything(cfg.SEED)
+    log.info("output dir %s, device %s, seed %d, strategy %s %s, %d threads", output_dir, device, seed,
+             cfg.ACTIVE.NAME, cfg.ACTIVE.SETTING, torch.get_num_threads())
+
+    num_classes = int(cfg.MODEL.NUM_CLASSES)
+    pool = LabelPool(output_dir / "pool", num_classes=num_classes)
+    if state is None and pool.rounds_done:
+        raise PoolError(f"{pool.root} already holds {pool.rounds_done} selection rounds; continue that run with "
+                        f"`resume {output_dir}/model_iterNNNNNN.pth` or use a fresh OUTPUT_DIR")
+    model = build_model(cfg).to(device)
+    optimizer = build_optimizer(model, cfg.SOLVER)
+    amp_dtype, scaler = _amp_settings(cfg, device, log)
+    train_conf = ConfusionMatrix(num_classes, device)
+
+    select_iters = [int(i) for i in cfg.ACTIVE.SELECT_ITER]
+    n_rounds = len(select_iters)
+    start_iter = 0
+    rounds_done = pool.rounds_done
+    if state is not None:
+        model.load_state_dict(state["model"])
+        if state.get("optimizer") is not None:
+            optimizer.load_state_dict(state["optimizer"])
+        if scaler is not None and state.get("scaler"):
+            scaler.load_state_dict(state["scaler"])
+        start_iter = int(state["iteration"])
+        ckpt_rounds = int(state.get("rounds_done", 0))
+        if pool.rounds_done < ckpt_rounds:
+            raise PoolError(f"checkpoint {cfg.resume} has {ckpt_rounds} selection rounds done but the pool at "
+                            f"{pool.root} holds {pool.rounds_done}; resume with the OUTPUT_DIR of the interrupted run")
+        if state.get("train_confusion") is not None and pool.rounds_done == ckpt_rounds:
+            train_conf.mat.copy_(state["train_confusion"].to(device))
+        if pool.rounds_done > ckpt_rounds:
+            log.warning("the pool holds %d rounds, the checkpoint %d: keeping the pool's rounds (not redone)",
+                        pool.rounds_done, ckpt_rounds)
+        set_rng_state(state.get("rng"))
+        log.info("resumed from %s at iteration %d with %d/%d rounds done", cfg.resume, start_iter,
+                 pool.rounds_done, n_rounds)
+    rounds_done = pool.rounds_done
+    del state
+
+    source = build_dataset(cfg, cfg.DATASETS.SOURCE_TRAIN, "train_source")
+    target = build_dataset(cfg, cfg.DATASETS.TARGET_TRAIN, "train_target", annotation_provider=pool.annotation_provider)
+    select_set = build_select_dataset(cfg, pool)
+    workers = int(cfg.SOLVER.NUM_WORKERS)
+    bs = int(cfg.SOLVER.BATCH_SIZE)
+    pin = device.type == "cuda"
+    src_stream = BatchStream(source, bs, seed, workers, position=start_iter, pin_memory=pin)
+    tgt_stream = BatchStream(target, bs, seed + 1, workers, position=start_iter, pin_memory=pin)
+    log.info("source %s: %d images, target %s: %d images, test %s; %d selection rounds at %s",
+             cfg.DATASETS.SOURCE_TRAIN, len(source), cfg.DATASETS.TARGET_TRAIN, len(target), cfg.DATASETS.TEST,
+             n_rounds, select_iters)
+
+    stop_iter, max_iter = int(cfg.SOLVER.STOP_ITER), int(cfg.SOLVER.MAX_ITER)
+    period = max(1, int(cfg.SOLVER.CHECKPOINT_PERIOD))
+    log_period = max(1, min(20, stop_iter // 10 or 1))
+    model.train()
+    last_ckpt = None
+    t_start = time.perf_counter()
+    t_window = time.perf_counter()
+    it = start_iter
+    for it in range(start_iter + 1, stop_iter + 1):
+        # 1. selection rounds due before this step
+        while rounds_done < n_rounds and select_iters[rounds_done] <= it:
+            per_class_iou, iou_source = None, "none"
+            if cfg.ACTIVE.NAME == "AL-DWACA":
+                if cfg.ACTIVE.IOU_SOURCE == "val":
+                    log.warning("ACTIVE.IOU_SOURCE=val: the dynamic class weights use IoU measured on %s, the "
+                                "evaluation set (TEST-SET LEAKAGE; only for reproducing published numbers)",
+                                cfg.DATASETS.TEST)
+                    per_class_iou = torch.tensor(list(evaluate_on_test(cfg, model, device)["per_class_iou"].values()))
+                    iou_source = "val"
+                elif cfg.ACTIVE.IOU_SOURCE == "pool":
+                    if train_conf.mat.sum() > 0:
+                        per_class_iou, _, _ = train_conf.compute()
+                        iou_source = "pool"
+                else:
+                    raise ValueError(f"ACTIVE.IOU_SOURCE must be 'pool' or 'val', got '{cfg.ACTIVE.IOU_SOURCE}'")
+            run_selection_round(cfg, model, pool, rounds_done, it, device=device, per_class_iou=per_class_iou,
+                                iou_source=iou_source, dataset=select_set, seed=seed)
+            rounds_done += 1
+            train_conf.reset()
+            tgt_stream.reset()
+            model.train()
+
+        # 2. one step
+        lr = set_poly_lr(optimizer, cfg.SOLVER.BASE_LR, it - 1, max_iter, cfg.SOLVER.LR_POWER)
+        src, tgt = src_stream.next(), tgt_stream.next()
+        src_img = src["image"].to(device, non_blocking=True)
+        src_lbl = src["label"].to(device, non_blocking=True)
+        tgt_img = tgt["image"].to(device, non_blocking=True)
+        tgt_lbl = tgt["label"].to(device, non_blocking=True)
+        optimizer.zero_grad(set_to_none=True)
+        if amp_dtype is not None:
+            with torch.autocast("cuda", dtype=amp_dtype):
+                src_logits, tgt_logits = model(src_img), model(tgt_img)
+            src_logits, tgt_logits = src_logits.float(), tgt_logits.float()
+        else:
+            src_logits, tgt_logits = model(src_img), model(tgt_img)
+        losses = adaptation_losses(src_logits, src_lbl, tgt_logits, tgt_lbl, cfg.SOLVER)
+        if not torch.isfinite(losses["total"]):
+            raise FloatingPointError(f"non-finite loss at iteration {it}: "
+                                     f"{ {k: v.item() for k, v in losses.items()} }")
+        if scaler is not None:
+            scaler.scale(losses["total"]).backward()
+            scaler.step(optimizer)
+            scaler.update()
+        else:
+            losses["total"].backward()
+            optimizer.step()
+        if (tgt_lbl != 255).any():
+            with torch.no_grad():
+                train_conf.update(upsample_to(tgt_logits.detach(), tgt_lbl.shape[-2:]).argmax(1), tgt_lbl)
+
+        if it % log_period == 0 or it == stop_iter:
+            dt = (time.perf_counter() - t_window) / log_period
+            t_window = time.perf_counter()
+            eta = dt * (stop_iter - it)
+            log.info("iter %d/%d  lr %.2e  %s  %.2f s/iter  eta %.0f s", it, stop_iter, lr,
+                     "  ".join(f"{k} {v.item():.4f}" for k, v in losses.items()), dt, eta)
+
+        # 3. checkpoint
+        if it % period == 0 or it == stop_iter:
+            last_ckpt = save_checkpoint(checkpoint_path(output_dir, it), model=model, optimizer=optimizer,
+                                        iteration=it, rounds_done=rounds_done, cfg=cfg, scaler=scaler,
+                                        train_confusion=train_conf.mat, seed=seed)
+            log.info("saved %s", last_ckpt)
+    train_seconds = time.perf_counter() - t_start
+    if rounds_done < n_rounds:
+        log.warning("training stopped at iteration %d with %d of %d selection rounds done", it, rounds_done,
+                    n_rounds)
+
+    res = evaluate_on_test(cfg, model, device)
+    table = results_table(cfg, res, title=f"{cfg.ACTIVE.NAME} {cfg.ACTIVE.SETTING} on {cfg.DATASETS.TEST}, "
+                                         f"iteration {it}")
+    print(table)
+    log.info("\n%s", table)
+    path = write_results(output_dir, res, iteration=it, checkpoint=str(last_ckpt) if last_ckpt else None,
+                         strategy=cfg.ACTIVE.NAME, setting=cfg.ACTIVE.SETTING, rounds_done=rounds_done,
+                         pixels_total=pool.pixels_total, budget_pixels=pool.budget_pixels,
+                         train_seconds=round(train_seconds, 2), dataset=cfg.DATASETS.TEST)
+    log.info("mIoU %.2f%%, results written to %s", 100 * res["mIoU"], path)
+    return {"results": res, "output_dir": str(output_dir), "iteration": it, "rounds_done": rounds_done,
+            "checkpoint": str(last_ckpt) if last_ckpt else None, "train_seconds": train_seconds}
+
+
+def test_checkpoint(cfg, log=None):
+    """Evaluate the checkpoint ``cfg.resume`` on DATASETS.TEST; write OUTPUT_DIR/results.json; return the dict."""
+    from ..models import build_model
+    if not cfg.resume:
+        raise ValueError("pass the checkpoint to evaluate as `resume <path>`")
+    if not cfg.OUTPUT_DIR:
+        raise ValueError("OUTPUT_DIR is empty; pass `OUTPUT_DIR <dir>`")
+    log = log or setup_logger(cfg.OUTPUT_DIR, filename="test_log.txt")
+    device = resolve_device(cfg)
+    state = load_checkpoint(cfg.resume, map_location="cpu")
+    model = build_model(cfg).to(device)
+    model.load_state_dict(state["model"])
+    res = evaluate_on_test(cfg, model, device)
+    table = results_table(cfg, res, title=f"{cfg.resume} on {cfg.DATASETS.TEST}")
+    print(table)
+    log.info("\n%s", table)
+    path = write_results(cfg.OUTPUT_DIR, res, iteration=int(state["iteration"]), checkpoint=str(cfg.resume),
+                         dataset=cfg.DATASETS.TEST)
+    log.info("mIoU %.2f%%, results written to %s", 100 * res["mIoU"], path)
+    return res
+
+
+test_checkpoint.__test__ = False  # not a pytest test
+
+__all__ = ["BatchStream", "DeviceError", "build_test_loader", "evaluate_on_test", "resolve_device", "results_table",
+           "seed_everything", "setup_logger", "test_checkpoint", "train", "write_results"]

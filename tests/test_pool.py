@@ -1,0 +1,128 @@
+import json
+import os
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from dwaca.active import ANNOTATED_VOID, NOT_ANNOTATED, LabelPool, PoolError, atomic_write_bytes
+from dwaca.active.pool import MANIFEST
+
+NAME_A = "aachen/aachen_000000_000019_leftImg8bit.png"
+NAME_B = "bochum/bochum_000000_000019_leftImg8bit.png"
+
+
+def _stray_files(root):
+    return [p for p in root.rglob("*") if p.is_file() and (p.name.startswith(".") or p.name.endswith(".tmp"))]
+
+
+def _box(shape, r0, r1, c0, c1):
+    m = np.zeros(shape, dtype=bool)
+    m[r0:r1, c0:c1] = True
+    return m
+
+
+def _one_round(pool, index=0, iteration=10, budget=100):
+    gt = np.arange(20 * 30, dtype=np.int64).reshape(20, 30) % 19
+    gt[0, :] = 255  # void row
+    pool.add_annotations(NAME_A, 0, _box((20, 30), 0, 3, 0, 3), gt, regions=1)  # 9 px, 3 of them void
+    pool.add_annotations(NAME_B, 1, _box((20, 30), 5, 8, 5, 8), gt, regions=1)
+    return pool.commit_round({"index": index, "iteration": iteration, "strategy": "test", "regions": 2}, budget)
+
+
+def test_round_is_persisted_compactly_and_atomically(tmp_path):
+    pool = LabelPool(tmp_path / "pool", num_classes=19)
+    assert pool.rounds_done == 0 and pool.pixels_total == 0
+    assert not (tmp_path / "pool").exists()  # nothing written before the first commit
+    record = _one_round(pool)
+    assert record["pixels"] == 18 and record["budget_pixels"] == 100
+    assert _stray_files(tmp_path) == []
+    manifest = json.loads((tmp_path / "pool" / MANIFEST).read_text())
+    assert manifest["pixels_total"] == 18 and manifest["budget_pixels"] == 100 and len(manifest["rounds"]) == 1
+    entry = manifest["images"][NAME_A]
+    assert entry["pixels"] == 9 and entry["regions"] == 1 and entry["shape"] == [20, 30]
+    png = tmp_path / "pool" / entry["file"]
+    assert png.suffix == ".png" and png.stat().st_size < 1000
+    stored = np.array(Image.open(png))
+    assert (stored[0, :3] == ANNOTATED_VOID).all() and (stored[1:3, :3] < 19).all()
+    assert (stored != NOT_ANNOTATED).sum() == 9
+
+
+def test_failed_atomic_write_keeps_the_old_file_and_no_temp(tmp_path, monkeypatch):
+    target = tmp_path / "f.json"
+    atomic_write_bytes(target, b"old")
+
+    def boom(src, dst):
+        raise OSError("disk full")
+
+    monkeypatch.setattr(os, "replace", boom)
+    with pytest.raises(OSError, match="disk full"):
+        atomic_write_bytes(target, b"new")
+    monkeypatch.undo()
+    assert target.read_bytes() == b"old"
+    assert [p.name for p in tmp_path.iterdir()] == ["f.json"]
+
+
+def test_reload_roundtrip_and_provider(tmp_path):
+    pool = LabelPool(tmp_path / "pool", num_classes=19)
+    _one_round(pool)
+    again = LabelPool(tmp_path / "pool", num_classes=19)
+    assert again.rounds_done == 1 and again.pixels_total == 18
+    np.testing.assert_array_equal(again.mask(NAME_A), pool.mask(NAME_A))
+    labeled = again.labeled_mask(NAME_A)
+    assert labeled.sum() == 9 and labeled[0, 0]  # void pixels are bought too
+    provided = again.annotation_provider(0, NAME_A)
+    assert provided.dtype == np.uint8 and provided[0, 0] == 255 and (provided != 255).sum() == 6
+    assert again.annotation_provider(5, "never/annotated.png") is None
+    assert again.labeled_mask("never/annotated.png") is None
+
+
+def test_mask_manifest_mismatch_names_the_file(tmp_path):
+    pool = LabelPool(tmp_path / "pool", num_classes=19)
+    _one_round(pool)
+    entry = pool.images[NAME_B]
+    path = tmp_path / "pool" / entry["file"]
+    tampered = np.array(Image.open(path))
+    tampered[10:12, 10:12] = 3  # four more annotated pixels than the manifest says
+    Image.fromarray(tampered).save(path)
+    with pytest.raises(PoolError, match=path.name):
+        LabelPool(tmp_path / "pool")
+    path.unlink()
+    with pytest.raises(PoolError, match="missing"):
+        LabelPool(tmp_path / "pool")
+
+
+def test_manifest_total_mismatch_is_an_error(tmp_path):
+    pool = LabelPool(tmp_path / "pool", num_classes=19)
+    _one_round(pool)
+    manifest_path = tmp_path / "pool" / MANIFEST
+    manifest = json.loads(manifest_path.read_text())
+    manifest["pixels_total"] += 1
+    manifest_path.write_text(json.dumps(manifest))
+    with pytest.raises(PoolError, match=MANIFEST):
+        LabelPool(tmp_path / "pool")
+
+
+def test_budget_accounting(tmp_path):
+    pool = LabelPool(tmp_path / "pool", num_classes=19)
+    _one_round(pool, budget=18)  # exactly the budget is fine
+    gt = np.zeros((20, 30), dtype=np.int64)
+    # a round over its budget is refused and nothing is written
+    pool.add_annotations(NAME_A, 0, _box((20, 30), 10, 13, 10, 13), gt, regions=1)
+    with pytest.raises(PoolError, match="over its budget"):
+        pool.commit_round({"index": 1}, budget_pixels=8)
+    pool.discard_pending()
+    assert pool.pixels_total == 18 and pool.mask(NAME_A)[11, 11] == NOT_ANNOTATED
+    assert LabelPool(tmp_path / "pool").pixels_total == 18
+    # re-buying an annotated pixel breaks exact accounting: refused
+    with pytest.raises(PoolError, match="already annotated"):
+        pool.add_annotations(NAME_A, 0, _box((20, 30), 2, 5, 2, 5), gt, regions=1)
+    # a second round accumulates pixels and budget
+    pool.add_annotations(NAME_A, 0, _box((20, 30), 10, 13, 10, 13), gt, regions=1)
+    record = pool.commit_round({"index": 1}, budget_pixels=9)
+    assert record["pixels"] == 9
+    assert (pool.pixels_total, pool.budget_pixels, pool.rounds_done) == (27, 27, 2)
+    assert pool.images[NAME_A]["pixels"] == 18 and pool.images[NAME_A]["regions"] == 2
+    reloaded = LabelPool(tmp_path / "pool")
+    assert (reloaded.pixels_total, reloaded.budget_pixels) == (27, 27)
+    assert sum(r["pixels"] for r in reloaded.rounds) == 27

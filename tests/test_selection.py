@@ -1,0 +1,206 @@
+import numpy as np
+import pytest
+import torch
+import torch.nn as nn
+
+import dwaca.active.selection as selection
+from dwaca.active import (STRATEGIES, BudgetError, LabelPool, PoolError, dilate, round_plan, run_selection_round,
+                          strategy_scores, window_area)
+from dwaca.config import load_config
+from dwaca.ops import region_score, select_regions
+
+torch.set_num_threads(1)
+H, W, C = 24, 36, 19
+
+
+class FakeTarget(torch.utils.data.Dataset):
+    """A target set in "select" mode: small images, labels at full size through the pool's provider."""
+
+    def __init__(self, n=3, provider=None, seed=0):
+        g = np.random.default_rng(seed)
+        self.gt = [g.integers(0, C, (H, W)).astype(np.uint8) for _ in range(n)]
+        for gt in self.gt:
+            gt[:2] = 255  # a void band
+        self.images = [torch.randn(3, H // 2, W // 2, generator=torch.Generator().manual_seed(i)) for i in range(n)]
+        self.names = [f"city/city_{i:06d}_000019_leftImg8bit.png" for i in range(n)]
+        self.provider = provider
+        self.gt_reads = 0
+
+    def load_train_ids(self, index):
+        self.gt_reads += 1
+        return self.gt[index]
+
+    def __len__(self):
+        return len(self.names)
+
+    def __getitem__(self, i):
+        mask = self.provider(i, self.names[i]) if self.provider else None
+        label = torch.full((H, W), 255, dtype=torch.int64) if mask is None else torch.from_numpy(mask).long()
+        return {"image": self.images[i], "label": label, "name": self.names[i], "index": i}
+
+
+class TinyNet(nn.Module):
+    def __init__(self):
+        super().__init__()
+        torch.manual_seed(0)
+        self.conv = nn.Conv2d(3, C, 3, padding=1)
+
+    def forward(self, x):
+        return self.conv(x)
+
+
+def _cfg(name="AL-RIPU", setting="RA", rounds=2, **extra):
+    opts = ["ACTIVE.NAME", name, "ACTIVE.SETTING", setting, "ACTIVE.SELECT_ITER", str(list(range(1, rounds + 1))),
+            "ACTIVE.RATIO", "0.1", "ACTIVE.RADIUS_K", "1", "ACTIVE.BATCH_SIZE", "2", "MODEL.DEVICE", "cpu",
+            "SOLVER.NUM_WORKERS", "0"]
+    for k, v in extra.items():
+        opts += [k.replace("__", "."), str(v)]
+    return load_config(None, opts)
+
+
+def _run(cfg, tmp_path, rounds=None, seed=0, per_class_iou=None, sub="pool"):
+    pool = LabelPool(tmp_path / sub, num_classes=C)
+    data = FakeTarget(provider=pool.annotation_provider)
+    model = TinyNet()
+    records = []
+    for r in range(rounds or len(cfg.ACTIVE.SELECT_ITER)):
+        records.append(run_selection_round(cfg, model, pool, r, 10 * (r + 1), device=torch.device("cpu"),
+                                           dataset=data, seed=seed, progress=False, per_class_iou=per_class_iou,
+                                           num_workers=0))
+    return pool, data, records
+
+
+def test_round_plan_budgets():
+    cfg = _cfg(rounds=5, ACTIVE__RATIO=0.05)
+    plan = round_plan(cfg.ACTIVE, 0, 1024, 2048)
+    assert plan == dict(count=int(np.floor(0.05 / 5 * 1024 * 2048 / 9)), radius=1, exclusion=2, score_radius=1,
+                        budget_pixels=int(np.floor(0.05 / 5 * 1024 * 2048 / 9)) * 9)
+    pa = _cfg(setting="PA", rounds=3, ACTIVE__PIXELS=40)
+    counts = [round_plan(pa.ACTIVE, r, 100, 100)["count"] for r in range(3)]
+    assert counts == [13, 13, 14] and round_plan(pa.ACTIVE, 0, 100, 100)["radius"] == 0
+    assert round_plan(pa.ACTIVE, 0, 100, 100)["exclusion"] == 1
+
+
+def test_window_area_matches_the_selected_mask():
+    score = torch.rand(1, 9, 11, generator=torch.Generator().manual_seed(3))
+    centers, selected, _ = select_regions(score, 6, radius=1)
+    assert window_area(centers[0], 1, 9, 11) == int(selected.sum())
+    assert window_area(torch.tensor([[0, 0], [-1, -1]]), 1, 9, 11) == 4  # corner: clipped to 2 x 2
+
+
+@pytest.mark.parametrize("name", STRATEGIES)
+def test_every_strategy_spends_the_exact_budget_without_overlap(name, tmp_path):
+    cfg = _cfg(name)
+    per_class_iou = torch.linspace(0.1, 0.9, C) if name == "AL-DWACA" else None
+    pool = LabelPool(tmp_path / "pool", num_classes=C)
+    data = FakeTarget(provider=pool.annotation_provider)
+    model = TinyNet()
+    plan = round_plan(cfg.ACTIVE, 0, H, W)
+    assert plan["count"] == int(0.1 / 2 * H * W / 9) == 4
+    before = None
+    for r in range(2):
+        rec = run_selection_round(cfg, model, pool, r, r, device=torch.device("cpu"), dataset=data,
+                                  per_class_iou=per_class_iou, progress=False, num_workers=0)
+        assert rec["regions"] == rec["regions_requested"] == len(data) * plan["count"]
+        assert rec["budget_pixels"] == len(data) * plan["count"] * 9
+        assert rec["pixels"] <= rec["budget_pixels"]
+        for name_ in data.names:
+            mask = pool.mask(name_)
+            assert (mask != 255).sum() == pool.images[name_]["pixels"]
+            if before is not None:  # earlier annotations are untouched
+                old = before[name_] != 255
+                np.testing.assert_array_equal(mask[old], before[name_][old])
+        if before is not None:
+            new = sum(int(((pool.mask(n) != 255) & (before[n] == 255)).sum()) for n in data.names)
+            assert new == rec["pixels"]
+        before = {n: pool.mask(n).copy() for n in data.names}
+    assert pool.pixels_total <= pool.budget_pixels == 2 * len(data) * 4 * 9
+    assert data.gt_reads == pool.images[data.names[0]]["regions"] // 4 * len(data)  # oracle: once per image/round
+    # annotated labels are the ground truth (void -> 254)
+    for i, n in enumerate(data.names):
+        m = pool.mask(n)
+        sel = m != 255
+        np.testing.assert_array_equal(np.where(data.gt[i][sel] == 255, 254, data.gt[i][sel]), m[sel])
+
+
+def test_regions_never_touch_annotated_pixels_and_dilation_is_what_ensures_it(tmp_path, monkeypatch):
+    # Pre-annotate a scattered pattern, then select: every new window must avoid every old pixel.
+    cfg = _cfg("AL-RIPU", rounds=2, ACTIVE__RATIO=0.3)
+    pool = LabelPool(tmp_path / "pool", num_classes=C)
+    data = FakeTarget(provider=pool.annotation_provider)
+    seed_mask = np.zeros((H, W), dtype=bool)
+    seed_mask[::5, ::7] = True
+    for i, n in enumerate(data.names):
+        pool.add_annotations(n, i, seed_mask, data.gt[i], regions=int(seed_mask.sum()))
+    pool.commit_round({"index": 0, "strategy": "manual"}, budget_pixels=len(data) * int(seed_mask.sum()))
+    rec = run_selection_round(cfg, TinyNet(), pool, 1, 5, device=torch.device("cpu"), dataset=data, progress=False,
+                              num_workers=0)
+    assert rec["pixels"] > 0
+    assert pool.pixels_total == len(data) * int(seed_mask.sum()) + rec["pixels"]
+
+    # Without the dilation, windows would overlap annotated pixels and the pool refuses the round.
+    pool2 = LabelPool(tmp_path / "pool2", num_classes=C)
+    data2 = FakeTarget(provider=pool2.annotation_provider)
+    for i, n in enumerate(data2.names):
+        pool2.add_annotations(n, i, seed_mask, data2.gt[i], regions=int(seed_mask.sum()))
+    pool2.commit_round({"index": 0, "strategy": "manual"}, budget_pixels=len(data2) * int(seed_mask.sum()))
+    monkeypatch.setattr(selection, "dilate", lambda mask, radius: mask.clone())
+    with pytest.raises(PoolError, match="already annotated"):
+        run_selection_round(cfg, TinyNet(), pool2, 1, 5, device=torch.device("cpu"), dataset=data2,
+                            progress=False, num_workers=0)
+    assert pool2.rounds_done == 1 and pool2.pixels_total == len(data2) * int(seed_mask.sum())
+
+
+def test_dilate_blocks_every_centre_whose_window_touches():
+    mask = torch.zeros(1, 7, 7, dtype=torch.bool)
+    mask[0, 3, 3] = True
+    d = dilate(mask, 1)
+    assert d.sum() == 9 and d[0, 2:5, 2:5].all()
+    assert torch.equal(dilate(mask, 0), mask)
+
+
+def test_random_strategy_is_seeded(tmp_path):
+    cfg = _cfg("random")
+    a, _, _ = _run(cfg, tmp_path, seed=7, sub="a")
+    b, _, _ = _run(cfg, tmp_path, seed=7, sub="b")
+    c, _, _ = _run(cfg, tmp_path, seed=8, sub="c")
+    names = list(a.images)
+    assert all(np.array_equal(a.mask(n), b.mask(n)) for n in names)
+    assert not all(np.array_equal(a.mask(n), c.mask(n)) for n in names)
+
+
+def test_pixel_setting_totals_exactly_pixels(tmp_path):
+    cfg = _cfg("AL-RIPU", setting="PA", rounds=3, ACTIVE__PIXELS=40)
+    pool, data, records = _run(cfg, tmp_path)
+    assert [r["pixels"] for r in records] == [13 * 3, 13 * 3, 14 * 3]
+    for n in data.names:
+        assert pool.images[n]["pixels"] == 40
+    assert pool.pixels_total == pool.budget_pixels == 40 * len(data)
+
+
+def test_dwaca_uses_dynamic_weights_and_entropy_is_the_uncertainty(tmp_path):
+    cfg = _cfg("AL-DWACA")
+    iou = torch.linspace(0.05, 0.95, C)
+    _, _, records = _run(cfg, tmp_path, rounds=1, per_class_iou=iou)
+    w = records[0]["class_weights"]
+    assert w[0] == pytest.approx(1.0, abs=1e-5) and w[-1] < 0.01
+    _, _, uniform = _run(_cfg("AL-RIPU"), tmp_path, rounds=1, sub="ripu")
+    assert uniform[0]["class_weights"] == [1.0] * C
+
+    logits = torch.randn(2, C, 6, 8)
+    blocked = torch.zeros(2, 12, 16, dtype=torch.bool)
+    blocked[:, :3] = True
+    ent = strategy_scores("entropy", logits, out_size=(12, 16), blocked=blocked)
+    ref = region_score(logits, out_size=(12, 16)).uncertainty
+    assert torch.isinf(ent[blocked]).all() and torch.allclose(ent[~blocked], ref[~blocked])
+    with pytest.raises(ValueError, match="ACTIVE.NAME"):
+        strategy_scores("greedy", logits, out_size=(12, 16), blocked=blocked)
+
+
+def test_round_index_must_follow_the_pool(tmp_path):
+    cfg = _cfg("random")
+    pool = LabelPool(tmp_path / "pool", num_classes=C)
+    with pytest.raises(PoolError, match="round 1"):
+        run_selection_round(cfg, TinyNet(), pool, 1, 0, device=torch.device("cpu"),
+                            dataset=FakeTarget(provider=pool.annotation_provider), progress=False, num_workers=0)
+    assert issubclass(BudgetError, PoolError)

@@ -1,0 +1,33 @@
+#!/usr/bin/env python
+"""Evaluate a training checkpoint on DATASETS.TEST (like the seed's eval.sh):
+
+    python tools/test.py -cfg CONFIG resume OUTPUT/model_iter040000.pth OUTPUT_DIR results/eval
+
+prints the per-class IoU table and writes OUTPUT_DIR/results.json.
+"""
+import argparse
+import sys
+from pathlib import Path
+
+try:
+    import dwaca  # noqa: F401
+except ImportError:  # running from a checkout without `pip install -e .`
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from dwaca.config import load_config
+from dwaca.engine.trainer import setup_logger, test_checkpoint
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description="Evaluate a DWACA / RIPU checkpoint")
+    parser.add_argument("-cfg", "--config-file", default="", metavar="FILE", help="path to config file", type=str)
+    parser.add_argument("opts", help="Modify config options using the command-line", default=None,
+                        nargs=argparse.REMAINDER)
+    args = parser.parse_args(argv)
+    cfg = load_config(args.config_file or None, args.opts or ())
+    log = setup_logger(cfg.OUTPUT_DIR or None, filename="test_log.txt")
+    return test_checkpoint(cfg, log)
+
+
+if __name__ == "__main__":
+    main()

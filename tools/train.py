@@ -1,0 +1,35 @@
+#!/usr/bin/env python
+"""Active domain adaptation training (RIPU's command line):
+
+    python tools/train.py -cfg configs/gtav/deeplabv3plus_r101_RA_wt_5%.yaml OUTPUT_DIR results/x
+    python tools/train.py -cfg CONFIG OUTPUT_DIR results/x resume results/x/model_iter002000.pth
+
+Trailing KEY VALUE pairs override the config (an unknown key is an error). See dwaca/engine/trainer.py.
+"""
+import argparse
+import sys
+from pathlib import Path
+
+try:
+    import dwaca  # noqa: F401
+except ImportError:  # running from a checkout without `pip install -e .`
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from dwaca.config import load_config
+from dwaca.engine.trainer import setup_logger, train
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description="Active Domain Adaptation training (DWACA / RIPU)")
+    parser.add_argument("-cfg", "--config-file", default="", metavar="FILE", help="path to config file", type=str)
+    parser.add_argument("opts", help="Modify config options using the command-line", default=None,
+                        nargs=argparse.REMAINDER)
+    args = parser.parse_args(argv)
+    cfg = load_config(args.config_file or None, args.opts or ())
+    log = setup_logger(cfg.OUTPUT_DIR or None)
+    log.info("config file %s, overrides %s", args.config_file, args.opts)
+    return train(cfg, log)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,121 @@
+#!/usr/bin/env python
+"""Figures for active selection runs (matplotlib, Agg backend).
+
+    python tools/visualize.py --data demo_out/data --run demo_out/dwaca_RA_5 --out selected.png [--index 0]
+
+draws the regions a run's pool holds over a target training image. Library functions:
+
+* ``overlay_annotations(image, mask, num_classes)``: image with the annotated pixels painted in their class colour;
+* ``plot_selected_regions(path, image, masks, gt=None, num_classes=19)``: one panel per run (plus ground truth);
+* ``plot_per_class_iou(path, class_names, results)``: grouped bars of per-class IoU, one colour per method.
+"""
+import argparse
+import json
+import sys
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+
+try:
+    import dwaca  # noqa: F401
+except ImportError:  # running from a checkout without `pip install -e .`
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from dwaca.data import colorize  # noqa: E402
+
+NOT_ANNOTATED = 255
+
+
+def overlay_annotations(image, mask, num_classes=19, dim=0.45):
+    """(H, W, 3) uint8 image, (H, W) pool mask (class ids, 254 annotated void, 255 not annotated) -> (H, W, 3)
+    uint8: the image dimmed by ``dim`` everywhere except the annotated pixels, which show their class colour
+    (annotated void in white)."""
+    image = np.asarray(image, dtype=np.float32)
+    out = image * dim
+    if mask is not None:
+        mask = np.asarray(mask)
+        annotated = mask != NOT_ANNOTATED
+        colours = colorize(mask, num_classes).astype(np.float32)
+        colours[mask == 254] = 255
+        out[annotated] = colours[annotated]
+    return np.clip(out, 0, 255).astype(np.uint8)
+
+
+def plot_selected_regions(path, image, masks, gt=None, num_classes=19, title=None):
+    """Save a figure: the image, each run's annotations over it (``masks``: {label: pool mask or None}) and the
+    ground truth if given."""
+    panels = [("target image", np.asarray(image))]
+    for label, mask in masks.items():
+        n = 0 if mask is None else int((np.asarray(mask) != NOT_ANNOTATED).sum())
+        panels.append((f"{label}: {n} px annotated", overlay_annotations(image, mask, num_classes)))
+    if gt is not None:
+        panels.append(("ground truth", colorize(gt, num_classes)))
+    h, w = np.asarray(image).shape[:2]
+    fig, axes = plt.subplots(len(panels), 1, figsize=(6.5, len(panels) * 6.5 * h / w + 0.6), squeeze=False)
+    for ax, (label, img) in zip(axes[:, 0], panels):
+        ax.imshow(img, interpolation="nearest")
+        ax.set_title(label, fontsize=9)
+        ax.axis("off")
+    if title:
+        fig.suptitle(title, fontsize=10)
+    fig.tight_layout()
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return Path(path)
+
+
+def plot_per_class_iou(path, class_names, results, title="per-class IoU"):
+    """Grouped bar chart. results: {method label: {class name: IoU fraction or None/NaN}}."""
+    methods = list(results)
+    x = np.arange(len(class_names))
+    width = 0.8 / max(len(methods), 1)
+    fig, ax = plt.subplots(figsize=(12, 4))
+    for i, m in enumerate(methods):
+        vals = [results[m].get(c) for c in class_names]
+        vals = [np.nan if v is None else 100 * v for v in vals]
+        finite = [v for v in vals if not np.isnan(v)]
+        miou = np.mean(finite) if finite else float("nan")
+        ax.bar(x + (i - (len(methods) - 1) / 2) * width, np.nan_to_num(vals), width, label=f"{m} (mIoU {miou:.1f})")
+    ax.set_xticks(x)
+    ax.set_xticklabels(class_names, rotation=45, ha="right", fontsize=8)
+    ax.set_ylabel("IoU (%)")
+    ax.set_ylim(0, 100)
+    ax.set_title(title)
+    ax.legend(fontsize=8)
+    ax.grid(axis="y", alpha=0.3)
+    fig.tight_layout()
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return Path(path)
+
+
+def load_run_mask(run_dir, name):
+    """The pool mask a run holds for target sample ``name`` (None if none), read through its manifest."""
+    from dwaca.active import LabelPool
+    return LabelPool(Path(run_dir) / "pool").mask(name)
+
+
+def main(argv=None):
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--data", required=True, help="DATASETS.ROOT of the run (holds cityscapes/)")
+    p.add_argument("--run", action="append", required=True, help="OUTPUT_DIR of a run (repeatable)")
+    p.add_argument("--out", required=True, help="output PNG")
+    p.add_argument("--index", type=int, default=0, help="target training image index")
+    args = p.parse_args(argv)
+    from dwaca.data import CityscapesDataset
+    ds = CityscapesDataset(Path(args.data) / "cityscapes", "train")
+    gt = ds.load_train_ids(args.index)
+    image = ds.load_image(args.index, gt.shape).permute(1, 2, 0).numpy()
+    masks = {Path(r).name: load_run_mask(r, ds.names[args.index]) for r in args.run}
+    print(plot_selected_regions(args.out, image, masks, gt, title=ds.names[args.index]))
+    return json.dumps({k: None if v is None else int((v != 255).sum()) for k, v in masks.items()})
+
+
+if __name__ == "__main__":
+    main()
