@@ -13,7 +13,7 @@
 namespace dwaca {
 
 constexpr float kEps = 1e-6f;  // the published log(p + 1e-6)
-constexpr int kMaxRadius = 16;  // neighbourhood radius limit (33x33 windows); checked in Python and C++
+constexpr int kMaxRadius = 32;  // neighbourhood radius limit (65x65 windows: RIPU's PA setting uses k = 32); checked in Python and C++
 constexpr int kMaxClasses = 256;
 
 // Products and sums that must not be contracted into FMAs: keeps the interpolated logits, and so the argmax,

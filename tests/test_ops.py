@@ -67,6 +67,19 @@ def test_region_score_matches_reference(device, shape, radius, sigma):
             assert torch.isinf(got.score[labeled]).all() and (got.score[labeled] < 0).all()
 
 
+@pytest.mark.parametrize("device", DEVICES)
+def test_region_score_large_radius_matches_reference(device):
+    # RIPU's pixel setting (PA) scores with k = 32: windows larger than the image in one or both dimensions
+    gen = torch.Generator().manual_seed(fresh_seed())
+    for shape, out_size in [((1, 19, 20, 40), (40, 80)), ((2, 5, 70, 90), None)]:
+        x = (torch.randn(*shape, generator=gen) * 3).to(device)
+        for sigma in (0.0, 8.0):
+            got = ops.region_score(x, radius=32, out_size=out_size, sigma=sigma)
+            want = reference.region_score(x, radius=32, out_size=out_size, sigma=sigma)
+            for g, r in zip(got, want):
+                assert (g - r).abs().max().item() <= ATOL
+
+
 def test_region_score_defaults_and_known_values():
     # Two classes, a 1x3 image: argmax [0, 1, 1]; a flat k=1 window clipped at the borders.
     logits = torch.tensor([[[[2.0, 0.0, -1.0]], [[0.0, 0.0, 1.0]]]])
@@ -243,7 +256,7 @@ GOOD = torch.randn(1, 4, 5, 6)
     (dict(class_weights=torch.tensor([1.0, -1.0, 1.0, 1.0])), ValueError, "class_weights must be finite"),
     (dict(class_weights=torch.tensor([1.0, math.nan, 1.0, 1.0])), ValueError, "class_weights must be finite"),
     (dict(radius=-1), ValueError, "radius must be in"),
-    (dict(radius=17), ValueError, "radius must be in"),
+    (dict(radius=33), ValueError, "radius must be in"),
     (dict(radius=1.5), TypeError, "radius must be an int"),
     (dict(sigma=-0.5), ValueError, "sigma must be finite and >= 0"),
     (dict(sigma=math.inf), ValueError, "sigma must be finite"),
@@ -300,7 +313,7 @@ def test_direct_op_call_checks_survive():
 
 @pytest.mark.cuda
 @pytest.mark.skipif(not CUDA, reason="needs a visible CUDA device")
-@pytest.mark.parametrize("C,k,sigma", [(19, 1, 0.0), (19, 2, 1.0), (150, 1, 0.0), (256, 3, 2.0)])
+@pytest.mark.parametrize("C,k,sigma", [(19, 1, 0.0), (19, 2, 1.0), (150, 1, 0.0), (256, 3, 2.0), (19, 32, 0.0)])
 def test_cuda_matches_cpu(C, k, sigma):
     gen = torch.Generator().manual_seed(fresh_seed())
     x = torch.randn(2, C, 33, 65, generator=gen)

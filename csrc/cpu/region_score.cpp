@@ -211,8 +211,8 @@ std::tuple<at::Tensor, at::Tensor, at::Tensor> region_score_cpu(const at::Tensor
     for (int x = 0; x < G.W; ++x) G.lx[x] = lerp_at(x, sx, G.w);
   }
   const std::vector<float> g = window_weights(radius, sigma);
-  std::optional<FlatShares> flat;
-  if (sigma == 0) flat.emplace(static_cast<int>(radius));
+  std::optional<FlatShares> flat;  // its table has ((2k+1)^2 + 1)^2 entries: small windows only
+  if (sigma == 0 && radius <= 4) flat.emplace(static_cast<int>(radius));
   AT_DISPATCH_FLOATING_TYPES_AND2(at::kHalf, at::kBFloat16, logits.scalar_type(), "region_score_cpu", [&] {
     region_score_impl<scalar_t>(logits, cw.defined() ? cw.data_ptr<float>() : nullptr,
                                 labeled.defined() ? labeled.data_ptr<bool>() : nullptr, g, flat ? &*flat : nullptr, G,

@@ -4,7 +4,7 @@ import numbers
 
 import torch
 
-MAX_RADIUS = 16  # csrc/region_math.h kMaxRadius
+MAX_RADIUS = 32  # csrc/region_math.h kMaxRadius
 MAX_CLASSES = 256  # csrc/region_math.h kMaxClasses
 LOGIT_DTYPES = (torch.float32, torch.float16, torch.bfloat16)
 
