@@ -3,6 +3,8 @@
 
     python tools/train.py -cfg configs/gtav/deeplabv3plus_r101_RA_wt_5%.yaml OUTPUT_DIR results/x
     python tools/train.py -cfg CONFIG OUTPUT_DIR results/x resume results/x/model_iter002000.pth
+    python tools/train.py -cfg CONFIG OUTPUT_DIR results/x resume auto      # newest checkpoint, or a fresh start
+    torchrun --nproc_per_node=4 tools/train.py -cfg CONFIG OUTPUT_DIR results/x resume auto   # DDP, 4 processes
 
 Trailing KEY VALUE pairs override the config (an unknown key is an error). See dwaca/engine/trainer.py.
 """
@@ -16,6 +18,7 @@ except ImportError:  # running from a checkout without `pip install -e .`
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from dwaca.config import load_config
+from dwaca.engine import distributed as dist
 from dwaca.engine.trainer import setup_logger, train
 
 
@@ -26,9 +29,13 @@ def main(argv=None):
                         nargs=argparse.REMAINDER)
     args = parser.parse_args(argv)
     cfg = load_config(args.config_file or None, args.opts or ())
-    log = setup_logger(cfg.OUTPUT_DIR or None)
-    log.info("config file %s, overrides %s", args.config_file, args.opts)
-    return train(cfg, log)
+    dist.init_from_env(str(cfg.MODEL.DEVICE).split(":")[0])  # a no-op without torchrun
+    try:
+        log = setup_logger((cfg.OUTPUT_DIR or None) if dist.is_main() else None)
+        log.info("config file %s, overrides %s", args.config_file, args.opts)
+        return train(cfg, log)
+    finally:
+        dist.cleanup()
 
 
 if __name__ == "__main__":

@@ -31,12 +31,29 @@ Loading (``LabelPool(root)`` on an existing folder) re-reads every mask and chec
 missing mask, a shape or a pixel count that disagrees, or a ``pixels_total`` that is not the sum, raises
 ``PoolError`` naming the file.
 
+A selection round is journaled under ``rounds/<round index>/`` so that killing the process at any moment and
+rerunning the same command finishes the round exactly as an uninterrupted run would (``dwaca.active.selection``)::
+
+    plan.json                     the round's parameters (iteration, strategy, class weights), fixed at its start
+    staged/<key>.png              an image's whole mask after this round (only images that bought pixels)
+    done/<dataset index>.json     the image is finished: pixels added, regions, budget (written after its mask)
+    commit.json                   {"manifest": the manifest after the round}, written once every image is done
+
+Committing moves the staged masks over ``masks/`` (``os.replace``), writes the manifest from ``commit.json``, and
+removes the round folder. Opening a pool with ``recover=True`` (the trainer does, from one process) finishes a
+commit a crash interrupted (``rounds/<rounds done>/commit.json`` exists; every step is idempotent) and removes temp
+files killed writes left, so a crash mid-commit never leaves masks and manifest disagreeing; a plain reader gets a
+``PoolError`` saying the commit is pending instead. Image counts
+are recomputed from the staged masks, never added up, so no crash can count a pixel twice.
+
 Budget exactness relies on one invariant the selection round keeps (see ``dwaca.active.selection``): new regions
 never overlap pixels that are already annotated. ``add_annotations`` asserts it, so the pixels bought in a round
 are exactly the pixels of its selected windows.
 """
 import json
 import os
+import shutil
+import signal
 import tempfile
 import time
 from pathlib import Path
@@ -48,11 +65,31 @@ NOT_ANNOTATED = 255
 ANNOTATED_VOID = 254
 MANIFEST = "manifest.json"
 MASK_DIR = "masks"
+ROUNDS_DIR = "rounds"
+COMMIT = "commit.json"
+PLAN = "plan.json"
 VERSION = 1
+KILL_ENV = "DWACA_TEST_KILL_AT"
+_crash_point_hits = {}
 
 
 class PoolError(RuntimeError):
     """The pool on disk is inconsistent (manifest vs masks), or an operation would break its invariants."""
+
+
+def crash_point(label):
+    """Test-only fault injection: with ``DWACA_TEST_KILL_AT=<label>:<n>`` in the environment the process SIGKILLs
+    itself the n-th time it reaches ``crash_point(label)`` (labels: "atomic_write" between a temp file's fsync and
+    its rename, "select_image", "commit", "publish", "train_step", "checkpoint"). A no-op otherwise."""
+    spec = os.environ.get(KILL_ENV)
+    if not spec:
+        return
+    target, _, count = spec.rpartition(":")
+    if target != label:
+        return
+    _crash_point_hits[label] = _crash_point_hits.get(label, 0) + 1
+    if _crash_point_hits[label] == int(count):
+        os.kill(os.getpid(), signal.SIGKILL)
 
 
 def _fsync_dir(folder):
@@ -78,6 +115,7 @@ def atomic_write_bytes(path, data):
             f.write(data)
             f.flush()
             os.fsync(f.fileno())
+        crash_point("atomic_write")
         os.replace(tmp, path)
     except BaseException:
         try:
@@ -99,6 +137,38 @@ def _png_bytes(mask):
     return buf.getvalue()
 
 
+def _read_mask(path):
+    """(H, W) uint8 mask stored at ``path``; PoolError naming the file if it is unreadable or not 8-bit gray."""
+    try:
+        with Image.open(path) as img:
+            mask = np.array(img)
+    except (OSError, ValueError) as err:
+        raise PoolError(f"cannot read pool mask {path}: {err}") from err
+    if mask.dtype != np.uint8 or mask.ndim != 2:
+        raise PoolError(f"pool mask {path} is not a single-channel 8-bit image")
+    return mask
+
+
+def _read_json(path, what):
+    try:
+        return json.loads(Path(path).read_text())
+    except (OSError, ValueError) as err:
+        raise PoolError(f"cannot read {what} {path}: {err}") from err
+
+
+def _round_summary(record, per_image_added, budget_pixels):
+    """``record`` completed with what a round bought: pixels, budget, images annotated, per-image statistics."""
+    record = dict(record)
+    record["pixels"] = int(sum(per_image_added))
+    record["budget_pixels"] = int(budget_pixels)
+    record["images_annotated"] = len(per_image_added)
+    record["per_image"] = ({"min": int(min(per_image_added)), "max": int(max(per_image_added)),
+                            "mean": float(np.mean(per_image_added))} if per_image_added
+                           else {"min": 0, "max": 0, "mean": 0})
+    record.setdefault("time", time.strftime("%Y-%m-%dT%H:%M:%S"))
+    return record
+
+
 def mask_key(name):
     """File stem of an image's mask: the sample name, "/" -> "__", without a trailing ".png"."""
     key = name[:-4] if name.endswith(".png") else name
@@ -109,14 +179,15 @@ class LabelPool:
     """Annotations bought so far, persisted under ``root`` (normally ``OUTPUT_DIR/pool``).
 
     ``LabelPool(root)`` opens the pool there (verifying it, see the module doc) or starts an empty one (nothing is
-    written until the first ``commit_round``). Masks are kept in memory once read.
+    written until the first ``commit_round``); ``recover=True`` first repairs what a killed run left (one process
+    at a time: the training's rank 0). Masks are kept in memory once read.
 
     Use: ``labeled_mask(name)`` -> (H, W) bool of bought pixels (or None); ``annotation_provider(index, name)`` ->
     the training label mask (train ids, 255 elsewhere; the dataset seam); a round calls ``add_annotations`` per
     image and then ``commit_round`` once, which writes the changed masks and then the manifest.
     """
 
-    def __init__(self, root, num_classes=None):
+    def __init__(self, root, num_classes=None, recover=False):
         self.root = Path(root)
         self.num_classes = num_classes
         self.manifest_path = self.root / MANIFEST
@@ -124,6 +195,16 @@ class LabelPool:
         self._dirty = set()  # names changed since the last commit
         self._pending_pixels = {}  # name -> pixels added since the last commit
         self._pending_regions = {}
+        if recover:
+            self._finish_interrupted_commit()
+        elif (self.round_dir(self._rounds_on_disk()) / COMMIT).is_file():
+            raise PoolError(f"the commit of round {self._rounds_on_disk()} in {self.root} was interrupted; rerun the "
+                            "training command (`resume auto`) to finish it")
+        self.reload()
+
+    def reload(self):
+        """Re-read the committed pool from disk (after another process committed a round)."""
+        self._masks.clear()
         if self.manifest_path.is_file():
             self._load()
         else:
@@ -163,13 +244,7 @@ class LabelPool:
             path = self.root / entry["file"]
             if not path.is_file():
                 raise PoolError(f"pool mask {path} (image {name!r}) listed in {self.manifest_path} is missing")
-            try:
-                with Image.open(path) as img:
-                    mask = np.array(img)
-            except (OSError, ValueError) as err:
-                raise PoolError(f"cannot read pool mask {path}: {err}") from err
-            if mask.dtype != np.uint8 or mask.ndim != 2:
-                raise PoolError(f"pool mask {path} is not a single-channel 8-bit image")
+            mask = _read_mask(path)
             if list(mask.shape) != list(entry["shape"]):
                 raise PoolError(f"pool mask {path} has shape {list(mask.shape)}, {self.manifest_path} says "
                                 f"{entry['shape']}")
@@ -262,14 +337,7 @@ class LabelPool:
         bought = sum(self._pending_pixels.values())
         if bought > budget_pixels:
             raise PoolError(f"round {record.get('index')} bought {bought} pixels, over its budget {budget_pixels}")
-        per_image = list(self._pending_pixels.values())
-        record = dict(record)
-        record["pixels"] = bought
-        record["budget_pixels"] = int(budget_pixels)
-        record["images_annotated"] = len(per_image)
-        record["per_image"] = ({"min": int(min(per_image)), "max": int(max(per_image)),
-                                "mean": float(np.mean(per_image))} if per_image else {"min": 0, "max": 0, "mean": 0})
-        record.setdefault("time", time.strftime("%Y-%m-%dT%H:%M:%S"))
+        record = _round_summary(record, list(self._pending_pixels.values()), budget_pixels)
         self.root.mkdir(parents=True, exist_ok=True)
         for name in sorted(self._dirty):
             entry = self.manifest["images"][name]
@@ -299,6 +367,164 @@ class LabelPool:
         self._dirty.clear()
         self._pending_pixels.clear()
         self._pending_regions.clear()
+
+    # -- the journaled (crash-safe, shardable) round ------------------------------------------------------------
+    def round_dir(self, round_index):
+        return self.root / ROUNDS_DIR / str(int(round_index))
+
+    def read_round_plan(self, round_index):
+        """The plan.json of round ``round_index`` (dict) or None if the round has not started."""
+        path = self.round_dir(round_index) / PLAN
+        return _read_json(path, "round plan") if path.is_file() else None
+
+    def write_round_plan(self, round_index, plan):
+        atomic_write_json(self.round_dir(round_index) / PLAN, plan)
+
+    def journaled_images(self, round_index):
+        """{dataset index: done record} of the images round ``round_index`` has finished so far."""
+        done_dir = self.round_dir(round_index) / "done"
+        records = {}
+        for path in sorted(done_dir.glob("*.json")) if done_dir.is_dir() else ():
+            record = _read_json(path, "round journal entry")
+            if not isinstance(record, dict) or {"name", "index", "added", "regions"} - record.keys():
+                raise PoolError(f"round journal entry {path} is not a done record")
+            records[int(record["index"])] = record
+        return records
+
+    def stage_annotations(self, round_index, name, index, selected, labels, regions, **extra):
+        """Journal one image of round ``round_index``: its mask after the round goes to ``staged/<key>.png``, then
+        ``done/<index>.json`` marks it finished (``extra``, e.g. the image's budget, is kept in that record).
+        The committed pool is not changed. Raises PoolError (nothing written) if a selected pixel is already
+        annotated. Returns the number of pixels added."""
+        selected = np.asarray(selected, dtype=bool)
+        labels = np.asarray(labels)
+        if selected.shape != labels.shape:
+            raise PoolError(f"{name}: selection {selected.shape} and labels {labels.shape} differ in shape")
+        mask = self._masks.get(name)
+        if mask is None:
+            mask = np.full(selected.shape, NOT_ANNOTATED, dtype=np.uint8)
+        elif mask.shape != selected.shape:
+            raise PoolError(f"{name}: selection {selected.shape} does not match the pool mask {mask.shape}")
+        overlap = int((selected & (mask != NOT_ANNOTATED)).sum())
+        if overlap:
+            raise PoolError(f"{name}: {overlap} selected pixels are already annotated; regions must not overlap "
+                            "annotated pixels (pass the dilated annotated mask as `labeled`)")
+        added = int(selected.sum())
+        folder = self.round_dir(round_index)
+        if added:
+            limit = self.num_classes if self.num_classes is not None else ANNOTATED_VOID
+            values = labels[selected].astype(np.int64)
+            mask = mask.copy()
+            mask[selected] = np.where((values >= 0) & (values < limit), values, ANNOTATED_VOID).astype(np.uint8)
+            atomic_write_bytes(folder / "staged" / f"{mask_key(name)}.png", _png_bytes(mask))
+        record = dict(extra, name=name, index=int(index), shape=list(mask.shape), added=added, regions=int(regions))
+        atomic_write_json(folder / "done" / f"{int(index):06d}.json", record)
+        return added
+
+    def prepare_commit(self, round_index, record, num_images):
+        """Check that round ``round_index`` journaled every image 0 .. num_images-1, build the manifest after it
+        (image counts recomputed from the staged masks) and write it to ``commit.json``. Nothing in ``masks/`` or
+        the manifest changes yet. Returns the round's manifest record. Raises PoolError if an image is missing,
+        a staged mask does not extend the committed one, or the round exceeds its budget."""
+        if self.rounds_done != round_index:
+            raise PoolError(f"cannot commit round {round_index}: the pool at {self.root} has {self.rounds_done}")
+        done = self.journaled_images(round_index)
+        missing = sorted(set(range(num_images)) - done.keys())
+        if missing:
+            raise PoolError(f"round {round_index} journal {self.round_dir(round_index)} lacks images {missing[:5]} "
+                            f"({len(missing)} of {num_images})")
+        manifest = json.loads(json.dumps(self.manifest))
+        added, budget = [], 0
+        for index in range(num_images):
+            entry = done[index]
+            budget += int(entry.get("budget_pixels", 0))
+            if entry["added"]:
+                added.append(self._apply_staged(manifest, round_index, entry))
+        record = _round_summary(record, added, budget)
+        if record["pixels"] > budget:
+            raise PoolError(f"round {round_index} bought {record['pixels']} pixels, over its budget {budget}")
+        manifest["pixels_total"] = sum(e["pixels"] for e in manifest["images"].values())
+        manifest["budget_pixels"] += budget
+        manifest["rounds"].append(record)
+        crash_point("commit")
+        atomic_write_json(self.round_dir(round_index) / COMMIT, {"manifest": manifest})
+        return record
+
+    def _apply_staged(self, manifest, round_index, entry):
+        """Update ``manifest``'s entry of one journaled image from its staged mask; returns the pixels it adds."""
+        name = entry["name"]
+        path = self.round_dir(round_index) / "staged" / f"{mask_key(name)}.png"
+        if not path.is_file():
+            raise PoolError(f"round {round_index}: staged mask {path} of {name!r} is missing")
+        staged = _read_mask(path)
+        before = self._masks.get(name)
+        if before is not None and (before.shape != staged.shape
+                                   or not np.array_equal(staged[before != NOT_ANNOTATED],
+                                                         before[before != NOT_ANNOTATED])):
+            raise PoolError(f"staged mask {path} does not extend the committed mask of {name!r}")
+        image = manifest["images"].setdefault(name, {"file": f"{MASK_DIR}/{mask_key(name)}.png",
+                                                     "index": int(entry["index"]), "shape": list(staged.shape),
+                                                     "pixels": 0, "regions": 0})
+        previous = image["pixels"]
+        image["pixels"] = int((staged != NOT_ANNOTATED).sum())
+        image["regions"] += int(entry["regions"])
+        if image["pixels"] - previous != int(entry["added"]):
+            raise PoolError(f"staged mask {path} adds {image['pixels'] - previous} pixels, its journal entry says "
+                            f"{entry['added']}")
+        return image["pixels"] - previous
+
+    def publish_staged(self, round_index, names=None):
+        """Move round ``round_index``'s staged masks (of ``names``, default all) over ``masks/``; idempotent."""
+        staged_dir = self.round_dir(round_index) / "staged"
+        if names is None:
+            paths = sorted(staged_dir.glob("*.png")) if staged_dir.is_dir() else []
+        else:
+            paths = [staged_dir / f"{mask_key(n)}.png" for n in names]
+        (self.root / MASK_DIR).mkdir(parents=True, exist_ok=True)
+        for path in paths:
+            if path.is_file():
+                crash_point("publish")
+                os.replace(path, self.root / MASK_DIR / path.name)
+        _fsync_dir(self.root / MASK_DIR)
+
+    def finish_commit(self, round_index):
+        """Write the manifest from round ``round_index``'s ``commit.json`` (its masks published), drop the round
+        folder and reload."""
+        folder = self.round_dir(round_index)
+        commit = _read_json(folder / COMMIT, "round commit")
+        if not isinstance(commit, dict) or "manifest" not in commit:
+            raise PoolError(f"round commit {folder / COMMIT} holds no manifest")
+        atomic_write_json(self.manifest_path, commit["manifest"])
+        shutil.rmtree(folder)
+        if not any(folder.parent.iterdir()):
+            folder.parent.rmdir()
+        self.reload()
+
+    def _rounds_on_disk(self):
+        """Rounds the manifest on disk lists (0 if there is none), read without verifying the masks."""
+        if not self.manifest_path.is_file():
+            return 0
+        manifest = _read_json(self.manifest_path, "pool manifest")
+        return len(manifest.get("rounds", [])) if isinstance(manifest, dict) else 0
+
+    def _finish_interrupted_commit(self):
+        """Remove temp files killed writes left and folders of rounds already committed; complete a commit a crash
+        interrupted."""
+        if not self.root.is_dir():
+            return
+        for tmp in self.root.rglob(".*.tmp"):
+            tmp.unlink()
+        rounds_dir = self.root / ROUNDS_DIR
+        if not rounds_dir.is_dir():
+            return
+        done = self._rounds_on_disk()
+        for folder in rounds_dir.iterdir():
+            if folder.name.isdigit() and int(folder.name) < done:
+                shutil.rmtree(folder)
+        if (self.round_dir(done) / COMMIT).is_file():
+            _read_json(self.round_dir(done) / COMMIT, "round commit")  # unreadable: fail before touching masks
+            self.publish_staged(done)
+            self.finish_commit(done)
 
     def __repr__(self):
         return (f"LabelPool(root={str(self.root)!r}, rounds={self.rounds_done}, pixels_total={self.pixels_total}, "

@@ -11,7 +11,12 @@ at full resolution), in batches of ACTIVE.BATCH_SIZE on the model's device, in e
    pixels bought are exactly ``sum of the windows' in-image areas`` (= regions x (2k+1)^2 minus border clipping),
    never more than the budget. Both are verified per image (``BudgetError``);
 3. ``select_regions`` picks the budget greedily; the simulated oracle (``oracle_labels``, the only place that reads
-   target ground truth) fills the selected pixels, which go into the ``LabelPool``; the pool commits the round.
+   target ground truth) fills the selected pixels, which are journaled image by image in the pool's round folder
+   (``LabelPool.stage_annotations``); once every image is done the pool commits the round.
+
+A round killed at any point continues from its journal when rerun (images already done are skipped), so it ends
+with exactly the pixels an uninterrupted round buys. Under ``torchrun`` image i is scored by rank i % world; the
+ranks meet at barriers, rank 0 builds the commit from every rank's journal, each rank publishes its own masks.
 
 Budgets (H, W = the label's size, n = len(ACTIVE.SELECT_ITER)), identical for every strategy:
 
@@ -25,10 +30,10 @@ import time
 
 import numpy as np
 import torch
-from torch.utils.data import DataLoader
+from torch.utils.data import DataLoader, Subset
 
 from ..ops import select_regions
-from .pool import LabelPool, PoolError
+from .pool import LabelPool, PoolError, crash_point
 from .strategies import STRATEGIES, class_weights_for, dilate, strategy_scores
 
 SETTINGS = ("RA", "PA")
@@ -90,7 +95,122 @@ def build_select_dataset(cfg, pool):
     return build_dataset(cfg, cfg.DATASETS.TARGET_TRAIN, "select", annotation_provider=pool.annotation_provider)
 
 
+def image_seed(seed, round_index, index):
+    """Seed of the random strategy for one image: a function of (seed, round, image) only, so the draw does not
+    depend on batching, sharding across ranks, or on which images a resumed round still has to do."""
+    return ((int(seed) * 1000 + int(round_index)) * 1_000_003 + int(index)) % (2 ** 63)
+
+
+def _start_round(pool, round_index, plan, dist):
+    """The round's plan.json: written by rank 0 when the round starts, read back by every rank. A round that is
+    being resumed keeps its plan (class weights included); one from another configuration is an error."""
+    if dist.is_main() and pool.read_round_plan(round_index) is None:
+        pool.write_round_plan(round_index, plan)
+    dist.barrier()
+    stored = pool.read_round_plan(round_index)
+    for key in ("iteration", "strategy", "setting", "images"):
+        if stored.get(key) != plan[key]:
+            raise PoolError(f"round {round_index} in progress ({pool.round_dir(round_index)}/plan.json) has {key} "
+                            f"{stored.get(key)!r}, this run {plan[key]!r}; finish it with the same configuration "
+                            "or delete that folder")
+    return stored
+
+
+def _score(name, logits, out_size, blocked, plan, weights, sigma, generators):
+    if name != "random":
+        return strategy_scores(name, logits, out_size=out_size, blocked=blocked, score_radius=plan["score_radius"],
+                               class_weights=weights, sigma=sigma)
+    return torch.cat([strategy_scores(name, logits[j:j + 1], out_size=out_size, blocked=blocked[j:j + 1],
+                                      generator=g) for j, g in enumerate(generators)])
+
+
 @torch.no_grad()
+def _select_images(cfg, model, pool, round_index, indices, *, dataset, device, weights, seed, progress,
+                   num_workers):
+    """Score, select and journal the target images ``indices`` (this rank's, not done yet). Returns
+    (forward seconds, selection seconds)."""
+    from tqdm import tqdm
+    active = cfg.ACTIVE
+    name = active.NAME
+    amp = str(cfg.SOLVER.AMP) if device.type == "cuda" else ""
+    amp_dtype = {"bf16": torch.bfloat16, "fp16": torch.float16}.get(amp)
+    sigma = float(active.SIGMA) if name == "AL-DWACA" else 0.0
+    # its own generator: iterating must not draw from the global RNG, which a resumed run restores
+    loader = DataLoader(Subset(dataset, indices), batch_size=max(1, int(active.BATCH_SIZE)), shuffle=False,
+                        collate_fn=_collate, generator=torch.Generator().manual_seed(0),
+                        num_workers=int(cfg.SOLVER.NUM_WORKERS if num_workers is None else num_workers))
+    t_forward = t_select = 0.0
+    bar = tqdm(loader, desc=f"select round {round_index + 1}/{len(active.SELECT_ITER)} ({name})",
+               disable=not progress, leave=False, unit="batch")
+    for items in bar:
+        # group by label size (a batch must share one out_size)
+        groups = {}
+        for it in items:
+            groups.setdefault(tuple(it["label"].shape[-2:]), []).append(it)
+        for (H, W), group in groups.items():
+            plan = round_plan(active, round_index, H, W)
+            t0 = time.perf_counter()
+            image = torch.stack([it["image"] for it in group]).to(device, non_blocking=True)
+            if amp_dtype is not None:
+                with torch.autocast("cuda", dtype=amp_dtype):
+                    logits = model(image)
+            else:
+                logits = model(image)
+            if device.type == "cuda":
+                torch.cuda.synchronize(device)
+            t1 = time.perf_counter()
+            labeled = torch.zeros((len(group), H, W), dtype=torch.bool)
+            for j, it in enumerate(group):
+                m = pool.labeled_mask(it["name"])
+                if m is not None:
+                    labeled[j] = torch.from_numpy(m)
+            blocked = dilate(labeled.to(device), plan["radius"])
+            generators = [torch.Generator().manual_seed(image_seed(seed, round_index, it["index"])) for it in group]
+            score = _score(name, logits, (H, W), blocked, plan, weights, sigma, generators)
+            centers, selected, _ = select_regions(score, plan["count"], radius=plan["radius"],
+                                                  exclusion_radius=plan["exclusion"])
+            centers, selected = centers.cpu(), selected.cpu()
+            if device.type == "cuda":
+                torch.cuda.synchronize(device)
+            t2 = time.perf_counter()
+            t_forward += t1 - t0
+            t_select += t2 - t1
+            for j, it in enumerate(group):
+                sel = selected[j].numpy()
+                picked = int((centers[j] >= 0).all(-1).sum())
+                expected = window_area(centers[j], plan["radius"], H, W)
+                bought = int(sel.sum())
+                if bought != expected or bought > plan["budget_pixels"]:
+                    raise BudgetError(
+                        f"round {round_index}, {it['name']}: {bought} pixels selected, {picked} windows cover "
+                        f"{expected} in-image pixels, budget {plan['budget_pixels']}")
+                labels = oracle_labels(dataset, it["index"]) if sel.any() else np.full(sel.shape, 255, np.uint8)
+                added = pool.stage_annotations(round_index, it["name"], it["index"], sel, labels, picked,
+                                               regions_requested=plan["count"],
+                                               budget_pixels=plan["budget_pixels"])
+                assert added == bought
+                crash_point("select_image")
+    return t_forward, t_select
+
+
+def _commit(pool, round_index, record, num_images, my_indices, dist):
+    """All ranks agree on the round: rank 0 writes commit.json from every rank's journal, each rank publishes its
+    own images' masks, rank 0 writes the manifest, and every rank reloads the committed pool."""
+    dist.barrier()
+    if dist.is_main():
+        pool.prepare_commit(round_index, record, num_images)
+    dist.barrier()
+    done = pool.journaled_images(round_index)
+    pool.publish_staged(round_index, [done[i]["name"] for i in my_indices])
+    dist.barrier()
+    if dist.is_main():
+        pool.finish_commit(round_index)
+    dist.barrier()
+    if not dist.is_main():
+        pool.reload()
+    return pool.rounds[round_index]
+
+
 def run_selection_round(cfg, model, pool, round_index, iteration, *, device, per_class_iou=None, iou_source="none",
                         dataset=None, seed=0, progress=True, num_workers=None):
     """Run selection round ``round_index`` (0-based) at training ``iteration`` and commit it to ``pool``.
@@ -98,9 +218,14 @@ def run_selection_round(cfg, model, pool, round_index, iteration, *, device, per
     per_class_iou: (C,) IoU fractions (NaN allowed) for AL-DWACA's dynamic weights, None = uniform.
     iou_source: where it came from ("pool", "val", "none"), recorded in the manifest.
     dataset: the target training set in "select" mode whose ``annotation_provider`` is the pool (built if None).
-    seed: base seed of the random strategy (its generator is seeded with seed * 1000 + round_index).
-    Returns the round's manifest record.
+    seed: base seed of the random strategy (each image's generator is seeded with ``image_seed``).
+
+    Crash-safe and shardable: each image is journaled in the pool's round folder as soon as it is selected, so a
+    rerun after a crash continues the round where it stopped (its plan, class weights included, is kept); in a
+    ``torchrun`` run, image i is scored by rank i % world and the ranks commit together. Every rank gets the
+    round's manifest record.
     """
+    from ..engine import distributed as dist  # imported here: dwaca.engine imports this package
     active = cfg.ACTIVE
     name = active.NAME
     if name not in STRATEGIES:
@@ -109,104 +234,49 @@ def run_selection_round(cfg, model, pool, round_index, iteration, *, device, per
         raise PoolError(f"round {round_index} requested but the pool at {pool.root} has {pool.rounds_done} rounds")
     if dataset is None:
         dataset = build_select_dataset(cfg, pool)
-    num_classes = int(cfg.MODEL.NUM_CLASSES)
-    weights = class_weights_for(name, per_class_iou, num_classes, active.WEIGHT_MODE)
-    generator = torch.Generator().manual_seed(int(seed) * 1000 + round_index) if name == "random" else None
-    amp = str(cfg.SOLVER.AMP) if device.type == "cuda" else ""
-    amp_dtype = {"bf16": torch.bfloat16, "fp16": torch.float16}.get(amp)
+    weights = class_weights_for(name, per_class_iou, int(cfg.MODEL.NUM_CLASSES), active.WEIGHT_MODE)
+    plan = _start_round(pool, round_index, {
+        "index": round_index, "iteration": int(iteration), "strategy": name, "setting": active.SETTING,
+        "images": len(dataset), "iou_source": iou_source,
+        "class_weights": [round(float(w), 6) for w in weights.tolist()]}, dist)
+    weights = torch.tensor(plan["class_weights"], dtype=torch.float32)
+    my_indices = dist.shard(range(len(dataset)))
+    done = pool.journaled_images(round_index)
+    todo = [i for i in my_indices if i not in done]
 
-    loader = DataLoader(dataset, batch_size=max(1, int(active.BATCH_SIZE)), shuffle=False, collate_fn=_collate,
-                        num_workers=int(cfg.SOLVER.NUM_WORKERS if num_workers is None else num_workers))
     was_training = model.training
     model.eval()
     t_round = time.perf_counter()
-    t_forward = t_select = 0.0
-    regions_total = regions_requested = 0
-    budget_total = 0
-    images = 0
     try:
-        from tqdm import tqdm
-        bar = tqdm(loader, desc=f"select round {round_index + 1}/{len(active.SELECT_ITER)} ({name})",
-                   disable=not progress, leave=False, unit="batch")
-        for items in bar:
-            # group by label size (a batch must share one out_size)
-            groups = {}
-            for it in items:
-                groups.setdefault(tuple(it["label"].shape[-2:]), []).append(it)
-            for (H, W), group in groups.items():
-                plan = round_plan(active, round_index, H, W)
-                t0 = time.perf_counter()
-                image = torch.stack([it["image"] for it in group]).to(device, non_blocking=True)
-                if amp_dtype is not None:
-                    with torch.autocast("cuda", dtype=amp_dtype):
-                        logits = model(image)
-                else:
-                    logits = model(image)
-                if device.type == "cuda":
-                    torch.cuda.synchronize(device)
-                t1 = time.perf_counter()
-                labeled = torch.zeros((len(group), H, W), dtype=torch.bool)
-                for j, it in enumerate(group):
-                    m = pool.labeled_mask(it["name"])
-                    if m is not None:
-                        labeled[j] = torch.from_numpy(m)
-                labeled = labeled.to(device)
-                blocked = dilate(labeled, plan["radius"])
-                score = strategy_scores(name, logits, out_size=(H, W), blocked=blocked,
-                                        score_radius=plan["score_radius"], class_weights=weights,
-                                        sigma=float(active.SIGMA) if name == "AL-DWACA" else 0.0,
-                                        generator=generator)
-                centers, selected, _ = select_regions(score, plan["count"], radius=plan["radius"],
-                                                      exclusion_radius=plan["exclusion"])
-                centers, selected = centers.cpu(), selected.cpu()
-                if device.type == "cuda":
-                    torch.cuda.synchronize(device)
-                t2 = time.perf_counter()
-                t_forward += t1 - t0
-                t_select += t2 - t1
-                for j, it in enumerate(group):
-                    sel = selected[j].numpy()
-                    picked = int((centers[j] >= 0).all(-1).sum())
-                    expected = window_area(centers[j], plan["radius"], H, W)
-                    bought = int(sel.sum())
-                    if bought != expected or bought > plan["budget_pixels"]:
-                        raise BudgetError(
-                            f"round {round_index}, {it['name']}: {bought} pixels selected, {picked} windows cover "
-                            f"{expected} in-image pixels, budget {plan['budget_pixels']}")
-                    if sel.any():
-                        added = pool.add_annotations(it["name"], it["index"], sel, oracle_labels(dataset, it["index"]),
-                                                     picked)
-                        assert added == bought
-                    regions_total += picked
-                    regions_requested += plan["count"]
-                    budget_total += plan["budget_pixels"]
-                    images += 1
-    except BaseException:
-        pool.discard_pending()
-        raise
+        times = _select_images(cfg, model, pool, round_index, todo, dataset=dataset, device=device,
+                               weights=weights, seed=seed, progress=progress and dist.is_main(),
+                               num_workers=num_workers)
     finally:
         model.train(was_training)
+    gathered = dist.all_gather_object((times[0], times[1], len(todo)))
+    selected_now = max(sum(g[2] for g in gathered), 1)
     seconds = time.perf_counter() - t_round
     record = {"index": round_index, "iteration": int(iteration), "strategy": name, "setting": active.SETTING,
-              "radius": int(active.RADIUS_K), "images": images, "regions": regions_total,
-              "regions_requested": regions_requested, "iou_source": iou_source,
-              "class_weights": [round(float(w), 6) for w in weights.tolist()],
-              "seconds": round(seconds, 3),
-              "forward_s_per_image": round(t_forward / max(images, 1), 5),
-              "select_s_per_image": round(t_select / max(images, 1), 5)}
-    record = pool.commit_round(record, budget_total)
-    if record["pixels"] > budget_total:  # commit_round refuses this already; kept as the documented invariant
-        raise BudgetError(f"round {round_index} bought {record['pixels']} > budget {budget_total}")
-    if regions_total < regions_requested:
+              "radius": int(active.RADIUS_K), "images": len(dataset), "iou_source": plan["iou_source"],
+              "class_weights": plan["class_weights"], "seconds": round(seconds, 3),
+              "forward_s_per_image": round(sum(g[0] for g in gathered) / selected_now, 5),
+              "select_s_per_image": round(sum(g[1] for g in gathered) / selected_now, 5)}
+    if dist.is_main():
+        journal = pool.journaled_images(round_index).values()
+        record["regions"] = sum(int(e["regions"]) for e in journal)
+        record["regions_requested"] = sum(int(e.get("regions_requested", 0)) for e in journal)
+    record = _commit(pool, round_index, record, len(dataset), my_indices, dist)
+    budget_total = record["budget_pixels"]
+    if record["regions"] < record["regions_requested"]:
         logger.warning("round %d: only %d of %d regions found (no unannotated candidates left)", round_index + 1,
-                       regions_total, regions_requested)
+                       record["regions"], record["regions_requested"])
     logger.info("selection round %d/%d at iteration %d (%s, %s): %d regions, %d pixels bought (budget %d), pool "
                 "%d / %d pixels; %.1f s, per image %.1f ms forward + %.1f ms scoring/selection",
-                round_index + 1, len(active.SELECT_ITER), iteration, name, active.SETTING, regions_total,
+                round_index + 1, len(active.SELECT_ITER), iteration, name, active.SETTING, record["regions"],
                 record["pixels"], budget_total, pool.pixels_total, pool.budget_pixels, seconds,
                 1e3 * record["forward_s_per_image"], 1e3 * record["select_s_per_image"])
     return record
 
 
-__all__ = ["BudgetError", "LabelPool", "SETTINGS", "build_select_dataset", "oracle_labels", "round_plan",
-           "run_selection_round", "window_area"]
+__all__ = ["BudgetError", "LabelPool", "SETTINGS", "build_select_dataset", "image_seed", "oracle_labels",
+           "round_plan", "run_selection_round", "window_area"]

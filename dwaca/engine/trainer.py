@@ -26,6 +26,16 @@ checkpoint) the pool wins: its rounds are kept, with a warning. Augmentation dra
 with SOLVER.NUM_WORKERS 0 (they then come from the restored global RNG); with workers, each epoch's worker seeds
 derive from the run seed and the position.
 
+``resume auto`` resumes from the newest checkpoint in OUTPUT_DIR (a fresh start if there is none), so one command
+can be rerun until the run is complete. A checkpoint is also written right before each selection round, so a crash
+after a round never resumes from a state that trained without the round's labels; a round interrupted by a crash
+continues from its journal (``dwaca.active.pool``), and the result equals an uninterrupted run's.
+
+Distributed (``torchrun --nproc_per_node=N tools/train.py ...``, see ``dwaca.engine.distributed``): the model is
+wrapped in DistributedDataParallel, rank r trains on every world-th sample of each epoch's permutation, the test
+set and the selection round are sharded the same way, and confusion matrices are summed over ranks (the one the
+dynamic weights use is saved summed, on rank 0). Only rank 0 writes checkpoints, logs and results.
+
 MODEL.DEVICE "cuda" without a visible CUDA device is an error (``DeviceError``) rather than a silent CPU fallback:
 a full-size config would otherwise run for weeks on the CPU. Pass ``MODEL.DEVICE cpu`` explicitly.
 """
@@ -39,13 +49,16 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from torch.utils.data import DataLoader
+from torch.nn.parallel import DistributedDataParallel
+from torch.utils.data import DataLoader, Subset
 
 from ..active import LabelPool, PoolError, run_selection_round
-from ..active.pool import atomic_write_json
+from ..active.pool import atomic_write_json, crash_point
 from ..active.selection import build_select_dataset
 from ..losses import adaptation_losses, upsample_to
-from .checkpoint import checkpoint_path, load_checkpoint, save_checkpoint, set_rng_state
+from . import distributed as dist
+from .checkpoint import (check_model_config, checkpoint_path, latest_checkpoint, load_checkpoint, load_model_state,
+                         save_checkpoint, set_rng_state)
 from .evaluator import evaluate
 from .metrics import MIOU13_OF_16, ConfusionMatrix, format_table, mean_iou
 from .solver import build_optimizer, set_poly_lr
@@ -62,7 +75,7 @@ def setup_logger(output_dir=None, name=LOGGER_NAME, filename="log.txt"):
     """The package logger: INFO to stdout and, with ``output_dir``, to ``output_dir/filename`` (appended).
     Handlers installed by an earlier call are replaced, so repeated runs in one process do not duplicate lines."""
     log = logging.getLogger(name)
-    log.setLevel(logging.INFO)
+    log.setLevel(logging.INFO if dist.is_main() else logging.WARNING)  # one rank tells the story
     log.propagate = False
     for h in list(log.handlers):
         if getattr(h, "_dwaca", False):
@@ -89,6 +102,8 @@ def resolve_device(cfg):
     if device.type == "cuda" and not torch.cuda.is_available():
         raise DeviceError(f"MODEL.DEVICE is '{name}' but CUDA is not available on this machine; "
                           "run with `MODEL.DEVICE cpu` (slow for full-size configs)")
+    if device.type == "cuda" and device.index is None and dist.world_size() > 1:
+        device = torch.device("cuda", dist.local_rank())
     return device
 
 
@@ -106,18 +121,22 @@ def seed_everything(seed):
 class BatchStream:
     """An endless stream of batches with an exact, restorable position.
 
-    Epoch e visits the dataset in the permutation drawn from ``seed`` and e; ``position`` counts the batches
-    delivered so far (drop_last, so every epoch has ``len(dataset) // batch_size`` of them). Starting at a position
+    Epoch e visits the dataset in the permutation drawn from ``seed`` and e; rank r of ``world`` takes its
+    elements r, r + world, ... (DistributedSampler-style: no overlap, the tail that does not divide is dropped).
+    ``position`` counts the batches delivered so far (drop_last, so every epoch has
+    ``len(dataset) // world // batch_size`` of them). Starting at a position
     skips to it without loading the skipped samples. ``reset()`` drops prefetched batches so the next ones are
     read afresh (after the labelled pool changed).
     """
 
-    def __init__(self, dataset, batch_size, seed, num_workers=0, position=0, pin_memory=False):
+    def __init__(self, dataset, batch_size, seed, num_workers=0, position=0, pin_memory=False, rank=0, world=1):
         self.dataset = dataset
         self.batch_size = int(batch_size)
-        self.per_epoch = len(dataset) // self.batch_size
+        self.rank, self.world = int(rank), int(world)
+        self.per_epoch = len(dataset) // self.world // self.batch_size
         if self.per_epoch == 0:
-            raise ValueError(f"{dataset!r} has {len(dataset)} samples, fewer than one batch of {self.batch_size}")
+            raise ValueError(f"{dataset!r} has {len(dataset)} samples, fewer than one batch of {self.batch_size} "
+                             f"on each of {self.world} ranks")
         self.seed = int(seed)
         self.num_workers = int(num_workers)
         self.pin_memory = pin_memory
@@ -127,7 +146,7 @@ class BatchStream:
     def _epoch_iterator(self):
         epoch, offset = divmod(self.position, self.per_epoch)
         perm = torch.randperm(len(self.dataset), generator=torch.Generator().manual_seed(self.seed * 100003 + epoch))
-        indices = perm[offset * self.batch_size: self.per_epoch * self.batch_size].tolist()
+        indices = perm[self.rank::self.world][offset * self.batch_size: self.per_epoch * self.batch_size].tolist()
         loader = DataLoader(self.dataset, batch_size=self.batch_size, sampler=indices, drop_last=True,
                             num_workers=self.num_workers, pin_memory=self.pin_memory,
                             generator=torch.Generator().manual_seed(self.seed * 7919 + self.position))
@@ -160,9 +179,11 @@ def _nan_to_none(x):
 
 # -- evaluation ------------------------------------------------------------------------------------------------------
 def build_test_loader(cfg):
+    """Loader over this rank's share of DATASETS.TEST (all of it in a single process) and the whole dataset."""
     from ..data import build_dataset
     dataset = build_dataset(cfg, cfg.DATASETS.TEST, "test")
-    return DataLoader(dataset, batch_size=max(1, int(cfg.TEST.BATCH_SIZE)), shuffle=False,
+    part = dataset if dist.world_size() == 1 else Subset(dataset, dist.shard(range(len(dataset))))
+    return DataLoader(part, batch_size=max(1, int(cfg.TEST.BATCH_SIZE)), shuffle=False,
                       num_workers=int(cfg.SOLVER.NUM_WORKERS)), dataset
 
 
@@ -173,6 +194,11 @@ def evaluate_on_test(cfg, model, device, loader=None):
         loader, _ = build_test_loader(cfg)
     num_classes = int(cfg.MODEL.NUM_CLASSES)
     res = evaluate(model, loader, num_classes, device, class_names(num_classes))
+    if dist.world_size() > 1:  # each rank saw its shard: score the summed confusion
+        confusion = res["confusion"]
+        dist.all_reduce_tensor(confusion.mat)
+        iou, res["mIoU"], res["pixel_acc"] = confusion.compute()
+        res["per_class_iou"] = dict(zip(class_names(num_classes), iou.tolist()))
     if num_classes == 16:
         iou = torch.tensor([res["per_class_iou"][n] for n in class_names(16)], dtype=torch.float64)
         res["mIoU13"] = mean_iou(iou, MIOU13_OF_16)
@@ -212,35 +238,81 @@ def _amp_settings(cfg, device, log):
     return dtype, scaler
 
 
+def resolve_resume(cfg, output_dir):
+    """The checkpoint to resume from: ``resume`` itself, or with ``resume auto`` the newest checkpoint in
+    ``output_dir`` (None if there is none: a fresh start). None when ``resume`` is empty."""
+    if str(cfg.resume) == "auto":
+        return latest_checkpoint(output_dir)
+    return Path(cfg.resume) if cfg.resume else None
+
+
+def open_pool(root, num_classes):
+    """The labelled pool, opened by rank 0 first: opening finishes a commit a crash interrupted, which only one
+    process may do."""
+    pool = LabelPool(root, num_classes=num_classes, recover=True) if dist.is_main() else None
+    dist.barrier()
+    return pool or LabelPool(root, num_classes=num_classes)
+
+
+def summed_confusion(confusion):
+    """(C, C) sum of every rank's ``confusion.mat`` (a copy; the local matrix is left as it is)."""
+    return dist.all_reduce_tensor(confusion.mat.clone())
+
+
+def round_class_iou(cfg, model, device, train_conf, log):
+    """(per-class IoU or None, its source) for the dynamic weights of the next round (ACTIVE.IOU_SOURCE)."""
+    if cfg.ACTIVE.NAME != "AL-DWACA":
+        return None, "none"
+    if cfg.ACTIVE.IOU_SOURCE == "val":
+        log.warning("ACTIVE.IOU_SOURCE=val: the dynamic class weights use IoU measured on %s, the evaluation set "
+                    "(TEST-SET LEAKAGE; only for reproducing published numbers)", cfg.DATASETS.TEST)
+        return torch.tensor(list(evaluate_on_test(cfg, model, device)["per_class_iou"].values())), "val"
+    if cfg.ACTIVE.IOU_SOURCE != "pool":
+        raise ValueError(f"ACTIVE.IOU_SOURCE must be 'pool' or 'val', got '{cfg.ACTIVE.IOU_SOURCE}'")
+    total = ConfusionMatrix(train_conf.num_classes, train_conf.mat.device)
+    total.mat.copy_(summed_confusion(train_conf))
+    if total.mat.sum() == 0:
+        return None, "none"
+    return total.compute()[0], "pool"
+
+
 def train(cfg, log=None):
     """Train (and select) according to ``cfg``, evaluate on DATASETS.TEST, write results.json; returns
-    {"results": evaluator dict, "output_dir", "iteration", "rounds_done", "checkpoint"}."""
+    {"results": evaluator dict, "output_dir", "iteration", "rounds_done", "checkpoint"}. In a distributed run
+    (process group initialised, see ``dwaca.engine.distributed``) every rank calls it."""
     from ..data import build_dataset
     from ..models import build_model
 
     if not cfg.OUTPUT_DIR:
         raise ValueError("OUTPUT_DIR is empty; pass `OUTPUT_DIR <dir>`")
     output_dir = Path(cfg.OUTPUT_DIR)
-    output_dir.mkdir(parents=True, exist_ok=True)
-    log = log or setup_logger(output_dir)
+    main = dist.is_main()
+    if main:
+        output_dir.mkdir(parents=True, exist_ok=True)
+    log = log or setup_logger(output_dir if main else None)
     device = resolve_device(cfg)
-    (output_dir / "config.yaml").write_text(cfg.dump())
+    if main:
+        (output_dir / "config.yaml").write_text(cfg.dump())
+        for torn in output_dir.glob(".model_iter*.tmp"):  # a checkpoint write that was killed
+            torn.unlink()
 
+    resume = resolve_resume(cfg, output_dir)
     state = None
-    if cfg.resume:
-        state = load_checkpoint(cfg.resume, map_location="cpu")
+    if resume is not None:
+        state = load_checkpoint(resume, map_location="cpu")
+        check_model_config(resume, state, cfg)
         seed = state.get("seed")
         seed = seed_everything(cfg.SEED if seed is None else seed)
     else:
         seed = seed_everything(cfg.SEED)
-    log.info("output dir %s, device %s, seed %d, strategy %s %s, %d threads", output_dir, device, seed,
-             cfg.ACTIVE.NAME, cfg.ACTIVE.SETTING, torch.get_num_threads())
+    log.info("output dir %s, device %s, seed %d, strategy %s %s, %d threads, rank %d of %d", output_dir, device,
+             seed, cfg.ACTIVE.NAME, cfg.ACTIVE.SETTING, torch.get_num_threads(), dist.rank(), dist.world_size())
 
     num_classes = int(cfg.MODEL.NUM_CLASSES)
-    pool = LabelPool(output_dir / "pool", num_classes=num_classes)
+    pool = open_pool(output_dir / "pool", num_classes)
     if state is None and pool.rounds_done:
         raise PoolError(f"{pool.root} already holds {pool.rounds_done} selection rounds; continue that run with "
-                        f"`resume {output_dir}/model_iterNNNNNN.pth` or use a fresh OUTPUT_DIR")
+                        f"`resume {output_dir}/model_iterNNNNNN.pth` (or `resume auto`) or use a fresh OUTPUT_DIR")
     model = build_model(cfg).to(device)
     optimizer = build_optimizer(model, cfg.SOLVER)
     amp_dtype, scaler = _amp_settings(cfg, device, log)
@@ -249,9 +321,8 @@ def train(cfg, log=None):
     select_iters = [int(i) for i in cfg.ACTIVE.SELECT_ITER]
     n_rounds = len(select_iters)
     start_iter = 0
-    rounds_done = pool.rounds_done
     if state is not None:
-        model.load_state_dict(state["model"])
+        load_model_state(model, state, resume)
         if state.get("optimizer") is not None:
             optimizer.load_state_dict(state["optimizer"])
         if scaler is not None and state.get("scaler"):
@@ -259,18 +330,20 @@ def train(cfg, log=None):
         start_iter = int(state["iteration"])
         ckpt_rounds = int(state.get("rounds_done", 0))
         if pool.rounds_done < ckpt_rounds:
-            raise PoolError(f"checkpoint {cfg.resume} has {ckpt_rounds} selection rounds done but the pool at "
+            raise PoolError(f"checkpoint {resume} has {ckpt_rounds} selection rounds done but the pool at "
                             f"{pool.root} holds {pool.rounds_done}; resume with the OUTPUT_DIR of the interrupted run")
-        if state.get("train_confusion") is not None and pool.rounds_done == ckpt_rounds:
+        # saved summed over ranks: rank 0 carries it, so the next sum over ranks counts it once
+        if state.get("train_confusion") is not None and pool.rounds_done == ckpt_rounds and main:
             train_conf.mat.copy_(state["train_confusion"].to(device))
         if pool.rounds_done > ckpt_rounds:
             log.warning("the pool holds %d rounds, the checkpoint %d: keeping the pool's rounds (not redone)",
                         pool.rounds_done, ckpt_rounds)
         set_rng_state(state.get("rng"))
-        log.info("resumed from %s at iteration %d with %d/%d rounds done", cfg.resume, start_iter,
+        log.info("resumed from %s at iteration %d with %d/%d rounds done", resume, start_iter,
                  pool.rounds_done, n_rounds)
     rounds_done = pool.rounds_done
     del state
+    trained = DistributedDataParallel(model) if dist.world_size() > 1 else model
 
     source = build_dataset(cfg, cfg.DATASETS.SOURCE_TRAIN, "train_source")
     target = build_dataset(cfg, cfg.DATASETS.TARGET_TRAIN, "train_target", annotation_provider=pool.annotation_provider)
@@ -278,37 +351,40 @@ def train(cfg, log=None):
     workers = int(cfg.SOLVER.NUM_WORKERS)
     bs = int(cfg.SOLVER.BATCH_SIZE)
     pin = device.type == "cuda"
-    src_stream = BatchStream(source, bs, seed, workers, position=start_iter, pin_memory=pin)
-    tgt_stream = BatchStream(target, bs, seed + 1, workers, position=start_iter, pin_memory=pin)
+    shard = dict(rank=dist.rank(), world=dist.world_size())
+    src_stream = BatchStream(source, bs, seed, workers, position=start_iter, pin_memory=pin, **shard)
+    tgt_stream = BatchStream(target, bs, seed + 1, workers, position=start_iter, pin_memory=pin, **shard)
     log.info("source %s: %d images, target %s: %d images, test %s; %d selection rounds at %s",
              cfg.DATASETS.SOURCE_TRAIN, len(source), cfg.DATASETS.TARGET_TRAIN, len(target), cfg.DATASETS.TEST,
              n_rounds, select_iters)
+
+    def checkpoint(iteration):
+        """Every rank calls it (the confusion is summed over ranks); rank 0 writes."""
+        conf = summed_confusion(train_conf)
+        if not main:
+            return None
+        crash_point("checkpoint")
+        path = save_checkpoint(checkpoint_path(output_dir, iteration), model=model, optimizer=optimizer,
+                               iteration=iteration, rounds_done=rounds_done, cfg=cfg, scaler=scaler,
+                               train_confusion=conf, seed=seed)
+        log.info("saved %s", path)
+        return path
 
     stop_iter, max_iter = int(cfg.SOLVER.STOP_ITER), int(cfg.SOLVER.MAX_ITER)
     period = max(1, int(cfg.SOLVER.CHECKPOINT_PERIOD))
     log_period = max(1, min(20, stop_iter // 10 or 1))
     model.train()
     last_ckpt = None
+    saved_iter = start_iter
     t_start = time.perf_counter()
     t_window = time.perf_counter()
     it = start_iter
     for it in range(start_iter + 1, stop_iter + 1):
-        # 1. selection rounds due before this step
+        # 1. selection rounds due before this step, after a checkpoint of the state they start from
         while rounds_done < n_rounds and select_iters[rounds_done] <= it:
-            per_class_iou, iou_source = None, "none"
-            if cfg.ACTIVE.NAME == "AL-DWACA":
-                if cfg.ACTIVE.IOU_SOURCE == "val":
-                    log.warning("ACTIVE.IOU_SOURCE=val: the dynamic class weights use IoU measured on %s, the "
-                                "evaluation set (TEST-SET LEAKAGE; only for reproducing published numbers)",
-                                cfg.DATASETS.TEST)
-                    per_class_iou = torch.tensor(list(evaluate_on_test(cfg, model, device)["per_class_iou"].values()))
-                    iou_source = "val"
-                elif cfg.ACTIVE.IOU_SOURCE == "pool":
-                    if train_conf.mat.sum() > 0:
-                        per_class_iou, _, _ = train_conf.compute()
-                        iou_source = "pool"
-                else:
-                    raise ValueError(f"ACTIVE.IOU_SOURCE must be 'pool' or 'val', got '{cfg.ACTIVE.IOU_SOURCE}'")
+            if saved_iter < it - 1:
+                last_ckpt, saved_iter = checkpoint(it - 1), it - 1
+            per_class_iou, iou_source = round_class_iou(cfg, model, device, train_conf, log)
             run_selection_round(cfg, model, pool, rounds_done, it, device=device, per_class_iou=per_class_iou,
                                 iou_source=iou_source, dataset=select_set, seed=seed)
             rounds_done += 1
@@ -317,6 +393,7 @@ def train(cfg, log=None):
             model.train()
 
         # 2. one step
+        crash_point("train_step")
         lr = set_poly_lr(optimizer, cfg.SOLVER.BASE_LR, it - 1, max_iter, cfg.SOLVER.LR_POWER)
         src, tgt = src_stream.next(), tgt_stream.next()
         src_img = src["image"].to(device, non_blocking=True)
@@ -326,10 +403,10 @@ def train(cfg, log=None):
         optimizer.zero_grad(set_to_none=True)
         if amp_dtype is not None:
             with torch.autocast("cuda", dtype=amp_dtype):
-                src_logits, tgt_logits = model(src_img), model(tgt_img)
+                src_logits, tgt_logits = trained(src_img), trained(tgt_img)
             src_logits, tgt_logits = src_logits.float(), tgt_logits.float()
         else:
-            src_logits, tgt_logits = model(src_img), model(tgt_img)
+            src_logits, tgt_logits = trained(src_img), trained(tgt_img)
         losses = adaptation_losses(src_logits, src_lbl, tgt_logits, tgt_lbl, cfg.SOLVER)
         if not torch.isfinite(losses["total"]):
             raise FloatingPointError(f"non-finite loss at iteration {it}: "
@@ -354,27 +431,27 @@ def train(cfg, log=None):
 
         # 3. checkpoint
         if it % period == 0 or it == stop_iter:
-            last_ckpt = save_checkpoint(checkpoint_path(output_dir, it), model=model, optimizer=optimizer,
-                                        iteration=it, rounds_done=rounds_done, cfg=cfg, scaler=scaler,
-                                        train_confusion=train_conf.mat, seed=seed)
-            log.info("saved %s", last_ckpt)
+            last_ckpt, saved_iter = checkpoint(it), it
     train_seconds = time.perf_counter() - t_start
     if rounds_done < n_rounds:
         log.warning("training stopped at iteration %d with %d of %d selection rounds done", it, rounds_done,
                     n_rounds)
 
     res = evaluate_on_test(cfg, model, device)
+    out = {"results": res, "output_dir": str(output_dir), "iteration": it, "rounds_done": rounds_done,
+           "checkpoint": str(last_ckpt) if last_ckpt else None, "train_seconds": train_seconds}
+    if not main:
+        return out
     table = results_table(cfg, res, title=f"{cfg.ACTIVE.NAME} {cfg.ACTIVE.SETTING} on {cfg.DATASETS.TEST}, "
                                          f"iteration {it}")
     print(table)
     log.info("\n%s", table)
-    path = write_results(output_dir, res, iteration=it, checkpoint=str(last_ckpt) if last_ckpt else None,
+    path = write_results(output_dir, res, iteration=it, checkpoint=out["checkpoint"],
                          strategy=cfg.ACTIVE.NAME, setting=cfg.ACTIVE.SETTING, rounds_done=rounds_done,
                          pixels_total=pool.pixels_total, budget_pixels=pool.budget_pixels,
                          train_seconds=round(train_seconds, 2), dataset=cfg.DATASETS.TEST)
     log.info("mIoU %.2f%%, results written to %s", 100 * res["mIoU"], path)
-    return {"results": res, "output_dir": str(output_dir), "iteration": it, "rounds_done": rounds_done,
-            "checkpoint": str(last_ckpt) if last_ckpt else None, "train_seconds": train_seconds}
+    return out
 
 
 def test_checkpoint(cfg, log=None):
@@ -387,8 +464,9 @@ def test_checkpoint(cfg, log=None):
     log = log or setup_logger(cfg.OUTPUT_DIR, filename="test_log.txt")
     device = resolve_device(cfg)
     state = load_checkpoint(cfg.resume, map_location="cpu")
+    check_model_config(cfg.resume, state, cfg)
     model = build_model(cfg).to(device)
-    model.load_state_dict(state["model"])
+    load_model_state(model, state, cfg.resume)
     res = evaluate_on_test(cfg, model, device)
     table = results_table(cfg, res, title=f"{cfg.resume} on {cfg.DATASETS.TEST}")
     print(table)
@@ -401,5 +479,5 @@ def test_checkpoint(cfg, log=None):
 
 test_checkpoint.__test__ = False  # not a pytest test
 
-__all__ = ["BatchStream", "DeviceError", "build_test_loader", "evaluate_on_test", "resolve_device", "results_table",
-           "seed_everything", "setup_logger", "test_checkpoint", "train", "write_results"]
+__all__ = ["BatchStream", "DeviceError", "build_test_loader", "evaluate_on_test", "resolve_device", "resolve_resume",
+           "results_table", "seed_everything", "setup_logger", "test_checkpoint", "train", "write_results"]

@@ -1,0 +1,461 @@
+"""Annotation with people: export a selection round's queries, import the labels annotators return.
+
+``export_queries`` runs the next selection round of a pool WITHOUT reading target ground truth and writes::
+
+    DIR/queries.json          what is asked (format below), with a "conventions" header
+    DIR/queries/<key>.png     per requested image, 8-bit: 1 = please label this pixel, 255 = not requested
+    DIR/labels/               empty; the annotator puts one <key>.png per image here (same key)
+
+``<key>`` is the pool's mask key (``pool.mask_key``: the sample name, "/" -> "__", no ".png"). A returned label
+PNG is single-channel 8-bit, the image's size: a train id (0 .. C-1) where the annotator named a class, 254 ("void":
+looked at, no class applies; bought, recorded as ``ANNOTATED_VOID``, never trained on) and 255 ("unlabeled": not
+answered; not bought, reported as missing, may be asked again in a later round). Anything but 255 outside the
+requested pixels is an error.
+
+Boxes in queries.json are ``[y0, x0, y1, x1]``, INCLUSIVE, clipped to the image; ``center`` is ``[y, x]``.
+
+Nothing enters the pool at export: the export is *pending*, recorded in ``<pool>/export_pending.json``. A second
+export while one is pending is refused (import it first, or delete that file to abandon it). ``import_labels``
+checks everything before it touches the pool, then commits the round in one ``LabelPool.commit_round`` (round
+record ``"source": "import"``) and clears the pending record; any error leaves the pool files byte-identical.
+Partial returns are accepted: what arrived is bought, the rest is reported missing and is NOT counted as bought;
+the round's budget is what the config allowed, whether or not it was all returned.
+
+``answer_queries_from_ground_truth`` is the simulated annotator of experiments: it answers an export from ground
+truth exactly as a person would, so export -> oracle -> import equals ``run_selection_round``.
+"""
+import hashlib
+import io
+import json
+import time
+import uuid
+from pathlib import Path
+
+import numpy as np
+import torch
+from PIL import Image
+from torch.utils.data import DataLoader, Dataset
+
+from ..ops import MAX_RADIUS, select_regions
+from .pool import ANNOTATED_VOID, MANIFEST, NOT_ANNOTATED, atomic_write_bytes, atomic_write_json, mask_key
+from .selection import SETTINGS, BudgetError, image_seed, oracle_labels, round_plan, window_area
+from .strategies import STRATEGIES, class_weights_for, dilate, strategy_scores
+
+QUERIES = "queries.json"
+QUERY_DIR = "queries"
+LABEL_DIR = "labels"
+PENDING = "export_pending.json"
+FORMAT = "dwaca-queries"
+VERSION = 1
+REQUESTED = 1
+NOT_REQUESTED = 255
+VOID_ANSWER = ANNOTATED_VOID  # 254 in a returned label: "void", bought
+UNLABELED = NOT_ANNOTATED  # 255 in a returned label: not answered, not bought
+CONVENTIONS = {
+    "queries/<key>.png": f"8-bit, the image's size: {REQUESTED} = label this pixel, {NOT_REQUESTED} = not requested",
+    "labels/<key>.png": f"return one per image, 8-bit single channel, the image's size: train id 0..C-1, "
+                        f"{VOID_ANSWER} = void (looked at, no class; bought), {UNLABELED} = unlabeled (not bought); "
+                        f"only requested pixels may differ from {UNLABELED}",
+    "boxes": "box [y0, x0, y1, x1] inclusive, clipped to the image; center [y, x]; pixel rows/columns",
+    "budget_pixels": "pixels this round may buy (the config's budget); requested_pixels <= budget_pixels",
+}
+
+
+class AnnotationError(ValueError):
+    """Bad input at the annotation boundary (config, checkpoint, queries, returned labels); names the culprit."""
+
+
+# -- checks of what comes in ---------------------------------------------------------------------------------------
+def check_active_config(cfg, source="the config"):
+    """Raise AnnotationError naming ``source`` and the key if cfg.ACTIVE cannot define a budget."""
+    active = cfg.ACTIVE
+    problems = []
+    if active.NAME not in STRATEGIES:
+        problems.append(f"ACTIVE.NAME '{active.NAME}' is not one of {STRATEGIES}")
+    if active.SETTING not in SETTINGS:
+        problems.append(f"ACTIVE.SETTING '{active.SETTING}' is not one of {SETTINGS}")
+    if len(active.SELECT_ITER) == 0:
+        problems.append("ACTIVE.SELECT_ITER is empty")
+    if int(active.RADIUS_K) != active.RADIUS_K or not 0 <= active.RADIUS_K <= MAX_RADIUS:
+        problems.append(f"ACTIVE.RADIUS_K must be an integer in 0..{MAX_RADIUS}, got {active.RADIUS_K}")
+    if active.SETTING == "RA" and not 0 < float(active.RATIO) <= 1:
+        problems.append(f"ACTIVE.RATIO must be in (0, 1], got {active.RATIO}")
+    if active.SETTING == "PA" and int(active.PIXELS) < 1:
+        problems.append(f"ACTIVE.PIXELS must be >= 1, got {active.PIXELS}")
+    if int(active.BATCH_SIZE) < 1:
+        problems.append(f"ACTIVE.BATCH_SIZE must be >= 1, got {active.BATCH_SIZE}")
+    if problems:
+        raise AnnotationError(f"{source}: " + "; ".join(problems))
+
+
+def load_model_checked(cfg, checkpoint, device):
+    """The model of ``cfg`` with the weights of ``checkpoint``, in eval mode, and the checkpoint dict.
+
+    Raises AnnotationError naming the file when it is unreadable, or was trained with another MODEL.NAME or
+    MODEL.NUM_CLASSES, or its weights do not fit the model."""
+    import yaml
+
+    from ..engine.checkpoint import load_checkpoint
+    from ..models import build_model
+    try:
+        state = load_checkpoint(checkpoint, map_location="cpu")
+    except FileNotFoundError as err:
+        raise AnnotationError(str(err)) from err
+    except Exception as err:  # torch.load raises many types on a corrupt file
+        raise AnnotationError(f"cannot read checkpoint {checkpoint}: {err}") from err
+    trained = (yaml.safe_load(state.get("config") or "") or {}).get("MODEL", {})
+    for key in ("NAME", "NUM_CLASSES"):
+        if key in trained and trained[key] != cfg.MODEL[key]:
+            raise AnnotationError(f"checkpoint {checkpoint} was trained with MODEL.{key} {trained[key]!r}, the "
+                                  f"config says {cfg.MODEL[key]!r}")
+    model = build_model(cfg)
+    try:
+        model.load_state_dict(state["model"])
+    except RuntimeError as err:
+        raise AnnotationError(f"checkpoint {checkpoint} does not fit MODEL.NAME {cfg.MODEL.NAME!r} with "
+                              f"{cfg.MODEL.NUM_CLASSES} classes: {str(err).splitlines()[0]}") from err
+    return model.to(device).eval(), state
+
+
+def read_label_png(path, what="label"):
+    """(H, W) uint8 of a single-channel 8-bit PNG (grayscale or palette indices); AnnotationError naming it."""
+    try:
+        with Image.open(path) as img:
+            if img.mode not in ("L", "P"):
+                raise AnnotationError(f"{what} {path} must be a single-channel 8-bit PNG, got PIL mode {img.mode}")
+            return np.array(img)
+    except (OSError, ValueError, SyntaxError) as err:
+        if isinstance(err, AnnotationError):
+            raise
+        raise AnnotationError(f"cannot read {what} {path} (corrupt or truncated?): {err}") from err
+
+
+def _png_bytes(mask):
+    buf = io.BytesIO()
+    Image.fromarray(np.ascontiguousarray(mask, dtype=np.uint8), mode="L").save(buf, format="PNG", optimize=True)
+    return buf.getvalue()
+
+
+def pool_fingerprint(pool):
+    """sha256 of the pool's manifest.json as on disk ("empty" before the first commit): changes with every round."""
+    path = pool.root / MANIFEST
+    return hashlib.sha256(path.read_bytes()).hexdigest() if path.is_file() else "empty"
+
+
+def read_pending(pool):
+    """The pending export record of ``pool`` ({"export_id", "dir", "round"}) or None."""
+    path = pool.root / PENDING
+    if not path.is_file():
+        return None
+    try:
+        return json.loads(path.read_text())
+    except ValueError as err:
+        raise AnnotationError(f"pending-export record {path} is malformed ({err}); delete it to abandon the "
+                              "export") from err
+
+
+def _imported_round(pool, export_id):
+    return next((r["index"] for r in pool.rounds if r.get("export_id") == export_id), None)
+
+
+# -- export ----------------------------------------------------------------------------------------------------------
+class UnlabeledTargetView(Dataset):
+    """A target dataset in "select" mode seen without its ground truth (for exports).
+
+    Items as ``SegmentationDataset``'s: image transformed for the network, ``label`` (H, W) all 255, only carrying
+    the annotation grid, which is the image's own size (what an annotator sees). The label files are never opened.
+    """
+
+    def __init__(self, dataset):
+        self.dataset = dataset
+        self.names = dataset.names
+
+    def __len__(self):
+        return len(self.dataset)
+
+    def __getitem__(self, index):
+        image = self.dataset.load_image(index)
+        blank = torch.full(tuple(image.shape[-2:]), NOT_ANNOTATED, dtype=torch.uint8)
+        image, label = self.dataset.transform(image, blank)
+        return {"image": image, "label": label, "name": self.names[index], "index": index}
+
+
+def _collate(items):
+    return items
+
+
+@torch.no_grad()
+def select_queries(cfg, model, pool, round_index, dataset, *, device, per_class_iou=None, seed=0):
+    """The selection of round ``round_index`` as ``run_selection_round`` makes it (same batches, scores, seeded
+    draws and budget checks), minus the oracle: nothing is labelled or added to the pool.
+
+    Returns (queries, class_weights): queries a list, per image, of dict(name, index, shape [H, W], selected (H, W)
+    bool ndarray, centers (n, 2) int64 ndarray (row, col), radius, budget_pixels, regions_requested)."""
+    active = cfg.ACTIVE
+    weights = class_weights_for(active.NAME, per_class_iou, int(cfg.MODEL.NUM_CLASSES), active.WEIGHT_MODE)
+    amp = str(cfg.SOLVER.AMP) if device.type == "cuda" else ""
+    amp_dtype = {"bf16": torch.bfloat16, "fp16": torch.float16}.get(amp)
+    loader = DataLoader(dataset, batch_size=int(active.BATCH_SIZE), shuffle=False, collate_fn=_collate)
+    queries = []
+    for items in loader:
+        groups = {}  # one out_size per forward, as in the in-process round
+        for it in items:
+            groups.setdefault(tuple(it["label"].shape[-2:]), []).append(it)
+        for (H, W), group in groups.items():
+            plan = round_plan(active, round_index, H, W)
+            image = torch.stack([it["image"] for it in group]).to(device)
+            if amp_dtype is not None:
+                with torch.autocast("cuda", dtype=amp_dtype):
+                    logits = model(image)
+            else:
+                logits = model(image)
+            labeled = torch.zeros((len(group), H, W), dtype=torch.bool)
+            for j, it in enumerate(group):
+                mask = pool.labeled_mask(it["name"])
+                if mask is not None:
+                    if mask.shape != (H, W):
+                        raise AnnotationError(f"{it['name']}: the pool's mask is {list(mask.shape)}, the image "
+                                              f"{[H, W]}")
+                    labeled[j] = torch.from_numpy(mask)
+            blocked = dilate(labeled.to(device), plan["radius"])
+            if active.NAME == "random":  # one generator per image, seeded as the in-process round seeds it
+                score = torch.cat([strategy_scores(
+                    "random", logits[j:j + 1], out_size=(H, W), blocked=blocked[j:j + 1],
+                    generator=torch.Generator().manual_seed(image_seed(seed, round_index, it["index"])))
+                    for j, it in enumerate(group)])
+            else:
+                score = strategy_scores(active.NAME, logits, out_size=(H, W), blocked=blocked,
+                                        score_radius=plan["score_radius"], class_weights=weights,
+                                        sigma=float(active.SIGMA) if active.NAME == "AL-DWACA" else 0.0)
+            centers, selected, _ = select_regions(score, plan["count"], radius=plan["radius"],
+                                                  exclusion_radius=plan["exclusion"])
+            centers, selected = centers.cpu(), selected.cpu()
+            for j, it in enumerate(group):
+                picked = centers[j][(centers[j] >= 0).all(-1)]
+                sel = selected[j].numpy()
+                if int(sel.sum()) != window_area(picked, plan["radius"], H, W) or sel.sum() > plan["budget_pixels"]:
+                    raise BudgetError(f"round {round_index}, {it['name']}: {int(sel.sum())} pixels selected, "
+                                      f"budget {plan['budget_pixels']}")
+                queries.append(dict(name=it["name"], index=int(it["index"]), shape=[H, W], selected=sel,
+                                    centers=picked.numpy(), radius=plan["radius"],
+                                    budget_pixels=plan["budget_pixels"], regions_requested=plan["count"]))
+    return queries, weights
+
+
+def _box(center, radius, shape):
+    """Inclusive [y0, x0, y1, x1] of the (2r+1)^2 window at ``center`` clipped to ``shape`` (H, W)."""
+    y, x = int(center[0]), int(center[1])
+    return [max(y - radius, 0), max(x - radius, 0), min(y + radius, shape[0] - 1), min(x + radius, shape[1] - 1)]
+
+
+def export_queries(cfg, model, pool, export_dir, *, device, checkpoint="", iteration=0, per_class_iou=None,
+                   iou_source="none", seed=0, dataset=None):
+    """Select the pool's next round and write its queries to ``export_dir`` (see the module doc); returns the
+    queries.json dict. dataset: the target set in "select" mode (ground truth is never read from it); built from
+    cfg if None. Refuses a non-empty ``export_dir`` and a second pending export."""
+    check_active_config(cfg)
+    export_dir = Path(export_dir)
+    round_index = pool.rounds_done
+    rounds = len(cfg.ACTIVE.SELECT_ITER)
+    if round_index >= rounds:
+        raise AnnotationError(f"the pool at {pool.root} already holds all {rounds} rounds of ACTIVE.SELECT_ITER")
+    pending = read_pending(pool)
+    if pending is not None and _imported_round(pool, pending.get("export_id")) is None:
+        raise AnnotationError(f"{pool.root / PENDING}: round {pending.get('round')} exported to {pending.get('dir')} "
+                              "is still pending; import it first (or delete that file to abandon the export)")
+    if export_dir.exists() and any(export_dir.iterdir()):
+        raise AnnotationError(f"export folder {export_dir} is not empty")
+    if dataset is None:
+        from ..data import build_dataset
+        dataset = build_dataset(cfg, cfg.DATASETS.TARGET_TRAIN, "select")
+    queries, weights = select_queries(cfg, model, pool, round_index, UnlabeledTargetView(dataset), device=device,
+                                      per_class_iou=per_class_iou, seed=seed)
+    export_id = uuid.uuid4().hex
+    images, boxes = [], []
+    for q in queries:
+        key = mask_key(q["name"])
+        entry = {"name": q["name"], "index": q["index"], "shape": q["shape"], "pixels": int(q["selected"].sum()),
+                 "regions": len(q["centers"]), "budget_pixels": q["budget_pixels"],
+                 "query": f"{QUERY_DIR}/{key}.png", "labels": f"{LABEL_DIR}/{key}.png"}
+        if entry["pixels"]:
+            atomic_write_bytes(export_dir / entry["query"],
+                               _png_bytes(np.where(q["selected"], REQUESTED, NOT_REQUESTED)))
+            images.append(entry)
+        boxes += [{"image": q["name"], "round": round_index, "center": [int(c[0]), int(c[1])],
+                   "box": _box(c, q["radius"], q["shape"])} for c in q["centers"]]
+    (export_dir / LABEL_DIR).mkdir(parents=True, exist_ok=True)
+    document = {"format": FORMAT, "version": VERSION, "conventions": CONVENTIONS, "export_id": export_id,
+                "pool": str(pool.root.resolve()), "pool_fingerprint": pool_fingerprint(pool), "round": round_index,
+                "iteration": int(iteration), "checkpoint": str(checkpoint), "strategy": cfg.ACTIVE.NAME,
+                "setting": cfg.ACTIVE.SETTING, "radius": int(cfg.ACTIVE.RADIUS_K),
+                "num_classes": int(cfg.MODEL.NUM_CLASSES), "iou_source": iou_source,
+                "class_weights": [round(float(w), 6) for w in weights.tolist()], "images_scored": len(queries),
+                "regions_requested": sum(q["regions_requested"] for q in queries),
+                "budget_pixels": sum(q["budget_pixels"] for q in queries),
+                "requested_pixels": sum(e["pixels"] for e in images), "images": images, "boxes": boxes}
+    atomic_write_json(export_dir / QUERIES, document)
+    # written last: a crash before this leaves an export that import refuses, never a half-recorded one
+    atomic_write_json(pool.root / PENDING, {"export_id": export_id, "dir": str(export_dir.resolve()),
+                                            "round": round_index})
+    return document
+
+
+# -- the simulated annotator ---------------------------------------------------------------------------------------
+def read_queries(export_dir):
+    """The queries.json dict of ``export_dir``; AnnotationError naming the file if it is missing or malformed."""
+    path = Path(export_dir) / QUERIES
+    try:
+        document = json.loads(path.read_text())
+    except (OSError, ValueError) as err:
+        raise AnnotationError(f"cannot read {path}: {err}") from err
+    required = ("export_id", "pool", "pool_fingerprint", "round", "num_classes", "budget_pixels", "images", "boxes")
+    if not isinstance(document, dict) or document.get("format") != FORMAT or document.get("version") != VERSION:
+        raise AnnotationError(f"{path} is not a {FORMAT} v{VERSION} file")
+    missing = [k for k in required if k not in document]
+    if missing:
+        raise AnnotationError(f"{path} is malformed: lacks {missing}")
+    if not isinstance(document["images"], list) or not all(_well_formed_image(e) for e in document["images"]):
+        raise AnnotationError(f"{path} is malformed: bad 'images' list")
+    if not isinstance(document["boxes"], list) or not all(
+            isinstance(b, dict) and isinstance(b.get("image"), str) and isinstance(b.get("box"), list)
+            and len(b["box"]) == 4 and all(isinstance(v, int) for v in b["box"]) for b in document["boxes"]):
+        raise AnnotationError(f"{path} is malformed: bad 'boxes' list")
+    return document
+
+
+def _well_formed_image(entry):
+    # the file names are fixed by the image name, so an edited queries.json cannot point outside the export
+    return (isinstance(entry, dict) and {"name", "index", "shape", "pixels"} <= entry.keys()
+            and isinstance(entry["name"], str)
+            and entry.get("query") == f"{QUERY_DIR}/{mask_key(entry['name'])}.png"
+            and entry.get("labels") == f"{LABEL_DIR}/{mask_key(entry['name'])}.png")
+
+
+def answer_queries_from_ground_truth(export_dir, dataset):
+    """Fill ``export_dir/labels/`` from ground truth as an annotator would: the class id on requested pixels,
+    ``VOID_ANSWER`` where the ground truth is void, ``UNLABELED`` elsewhere. ``dataset``: the target training set
+    (its names must contain the exported ones); labels come from ``selection.oracle_labels``. Returns the number of
+    files written."""
+    export_dir = Path(export_dir)
+    document = read_queries(export_dir)
+    position = {name: i for i, name in enumerate(dataset.names)}
+    classes = int(document["num_classes"])
+    for entry in document["images"]:
+        if entry["name"] not in position:
+            raise AnnotationError(f"{export_dir / QUERIES}: image {entry['name']!r} is not in {dataset!r}")
+        requested = read_label_png(export_dir / entry["query"], "query mask") == REQUESTED
+        truth = np.asarray(oracle_labels(dataset, position[entry["name"]]))
+        if truth.shape != requested.shape:
+            raise AnnotationError(f"{entry['name']}: ground truth {list(truth.shape)} vs query {entry['shape']}")
+        answer = np.where(truth < classes, truth, VOID_ANSWER)
+        atomic_write_bytes(export_dir / entry["labels"], _png_bytes(np.where(requested, answer, UNLABELED)))
+    return len(document["images"])
+
+
+# -- import ----------------------------------------------------------------------------------------------------------
+def _check_identity(pool, document, path):
+    """The export must be this pool's pending one, made at the pool's current state."""
+    export_id = document["export_id"]
+    done = _imported_round(pool, export_id)
+    if done is not None:
+        raise AnnotationError(f"{path}: export {export_id} was already imported as round {done} of {pool.root}; "
+                              "a region is never paid twice")
+    pending = read_pending(pool)
+    if pending is None or pending.get("export_id") != export_id:
+        raise AnnotationError(f"{path} (export {export_id}, pool {document['pool']}) is not the pending export of "
+                              f"the pool at {pool.root} (pending: {pending and pending.get('export_id')})")
+    if document["pool_fingerprint"] != pool_fingerprint(pool) or document["round"] != pool.rounds_done:
+        raise AnnotationError(f"{path}: the pool at {pool.root} changed since round {document['round']} was exported")
+
+
+def _checked_answer(pool, export_dir, entry, classes):
+    """(requested (H, W) bool, answered (H, W) bool, labels (H, W) uint8 or None when no file came back) for one
+    image, after every check on the returned file; AnnotationError naming the file otherwise."""
+    shape = tuple(entry["shape"])
+    query_path = export_dir / entry["query"]
+    query = read_label_png(query_path, "query mask")
+    if query.shape != shape or not np.isin(query, (REQUESTED, NOT_REQUESTED)).all():
+        raise AnnotationError(f"query mask {query_path} is not the exported one (shape or values)")
+    requested = query == REQUESTED
+    if int(requested.sum()) != entry["pixels"]:
+        raise AnnotationError(f"query mask {query_path} requests {int(requested.sum())} pixels, queries.json says "
+                              f"{entry['pixels']}")
+    path = export_dir / entry["labels"]
+    if not path.is_file():
+        return requested, np.zeros(shape, dtype=bool), None
+    labels = read_label_png(path)
+    if labels.shape != shape:
+        raise AnnotationError(f"label {path} is {labels.shape[1]}x{labels.shape[0]} (WxH), the image "
+                              f"{entry['name']} is {shape[1]}x{shape[0]}")
+    bad = np.unique(labels[(labels >= classes) & (labels != VOID_ANSWER) & (labels != UNLABELED)])
+    if bad.size:
+        raise AnnotationError(f"label {path} holds values {bad.tolist()} outside the class set 0..{classes - 1} "
+                              f"(+ {VOID_ANSWER} void, {UNLABELED} unlabeled)")
+    answered = labels != UNLABELED
+    outside = int((answered & ~requested).sum())
+    if outside:
+        raise AnnotationError(f"label {path} labels {outside} pixels outside the requested regions")
+    bought = pool.labeled_mask(entry["name"])
+    overlap = 0 if bought is None else int((answered & bought).sum())
+    if overlap:
+        raise AnnotationError(f"label {path} labels {overlap} pixels that the pool already holds")
+    return requested, answered, labels
+
+
+def import_labels(pool, export_dir):
+    """Merge the labels returned into ``export_dir/labels/`` into ``pool`` as its next round (see the module doc).
+
+    Every check runs before the pool changes; on any error (AnnotationError, PoolError) the pool files are left
+    as they were. Returns a report dict: round, pixels_bought, requested_pixels, missing_pixels (requested, not
+    answered), missing_images (names with no returned file), record (the manifest's round entry)."""
+    t0 = time.perf_counter()
+    export_dir = Path(export_dir)
+    document = read_queries(export_dir)
+    path = export_dir / QUERIES
+    _check_identity(pool, document, path)
+    classes = int(document["num_classes"])
+    if pool.num_classes is not None and pool.num_classes != classes:
+        raise AnnotationError(f"{path} was exported for {classes} classes, the pool uses {pool.num_classes}")
+    requested_names = {e["name"] for e in document["images"]}
+    returned = {p.relative_to(export_dir / LABEL_DIR).as_posix() for p in (export_dir / LABEL_DIR).rglob("*")
+                if p.is_file()}
+    unexpected = sorted(returned - {Path(e["labels"]).name for e in document["images"]})
+    if unexpected:
+        raise AnnotationError(f"{export_dir / LABEL_DIR} holds files for no requested image: {unexpected[:5]}")
+    if not returned and document["images"]:  # most likely imported too early; a round is not burnt on nothing
+        raise AnnotationError(f"{export_dir / LABEL_DIR} holds no returned label file")
+    answers = [(e, *_checked_answer(pool, export_dir, e, classes)) for e in document["images"]]
+    boxes = {}
+    for b in document["boxes"]:
+        boxes.setdefault(b["image"], []).append(b["box"])
+    regions = 0
+    try:
+        for entry, requested, answered, labels in answers:
+            if answered.any():
+                bought_regions = sum(bool(answered[y0:y1 + 1, x0:x1 + 1].any())
+                                     for y0, x0, y1, x1 in boxes.get(entry["name"], []))
+                pool.add_annotations(entry["name"], entry["index"], answered, labels, bought_regions)
+                regions += bought_regions
+        missing_images = sorted(e["name"] for e, _, _, labels in answers if labels is None)
+        missing_pixels = int(sum((requested & ~answered).sum() for _, requested, answered, _ in answers))
+        record = {"index": document["round"], "iteration": int(document.get("iteration", 0)),
+                  "strategy": document.get("strategy"), "setting": document.get("setting"),
+                  "radius": document.get("radius"), "images": document.get("images_scored"), "regions": regions,
+                  "regions_requested": document.get("regions_requested"), "iou_source": document.get("iou_source"),
+                  "class_weights": document.get("class_weights"), "source": "import",
+                  "export_id": document["export_id"], "export_dir": str(export_dir.resolve()),
+                  "requested_pixels": document.get("requested_pixels"), "missing_pixels": missing_pixels,
+                  "missing_images": len(missing_images), "seconds": round(time.perf_counter() - t0, 3)}
+        record = pool.commit_round(record, int(document["budget_pixels"]))
+    except BaseException:
+        pool.discard_pending()
+        raise
+    (pool.root / PENDING).unlink()
+    return {"round": document["round"], "pixels_bought": record["pixels"],
+            "requested_pixels": document["requested_pixels"], "missing_pixels": missing_pixels,
+            "missing_images": missing_images, "record": record}
+
+
+__all__ = ["AnnotationError", "CONVENTIONS", "UnlabeledTargetView", "answer_queries_from_ground_truth",
+           "check_active_config", "export_queries", "import_labels", "load_model_checked", "pool_fingerprint",
+           "read_queries", "select_queries"]
