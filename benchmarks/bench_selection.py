@@ -8,7 +8,6 @@ once and write the three output maps at this device's measured copy bandwidth.
 """
 import argparse
 import json
-import math
 import os
 import platform
 import sys

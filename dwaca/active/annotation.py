@@ -36,10 +36,10 @@ import torch
 from PIL import Image
 from torch.utils.data import DataLoader, Dataset
 
-from ..ops import MAX_RADIUS, select_regions
+from ..ops import MAX_RADIUS
 from .pool import ANNOTATED_VOID, MANIFEST, NOT_ANNOTATED, atomic_write_bytes, atomic_write_json, mask_key
-from .selection import SETTINGS, BudgetError, image_seed, oracle_labels, round_plan, window_area
-from .strategies import STRATEGIES, class_weights_for, dilate, strategy_scores
+from .selection import SETTINGS, oracle_labels, select_batches
+from .strategies import STRATEGIES, class_weights_for
 
 QUERIES = "queries.json"
 QUERY_DIR = "queries"
@@ -184,61 +184,20 @@ def _collate(items):
     return items
 
 
-@torch.no_grad()
 def select_queries(cfg, model, pool, round_index, dataset, *, device, per_class_iou=None, seed=0):
-    """The selection of round ``round_index`` as ``run_selection_round`` makes it (same batches, scores, seeded
-    draws and budget checks), minus the oracle: nothing is labelled or added to the pool.
+    """The selection of round ``round_index`` exactly as ``run_selection_round`` makes it (``select_batches``:
+    same batches, scores, seeded draws and budget checks), minus the oracle: nothing is labelled or added to the pool.
 
     Returns (queries, class_weights): queries a list, per image, of dict(name, index, shape [H, W], selected (H, W)
     bool ndarray, centers (n, 2) int64 ndarray (row, col), radius, budget_pixels, regions_requested)."""
     active = cfg.ACTIVE
     weights = class_weights_for(active.NAME, per_class_iou, int(cfg.MODEL.NUM_CLASSES), active.WEIGHT_MODE)
-    amp = str(cfg.SOLVER.AMP) if device.type == "cuda" else ""
-    amp_dtype = {"bf16": torch.bfloat16, "fp16": torch.float16}.get(amp)
     loader = DataLoader(dataset, batch_size=int(active.BATCH_SIZE), shuffle=False, collate_fn=_collate)
-    queries = []
-    for items in loader:
-        groups = {}  # one out_size per forward, as in the in-process round
-        for it in items:
-            groups.setdefault(tuple(it["label"].shape[-2:]), []).append(it)
-        for (H, W), group in groups.items():
-            plan = round_plan(active, round_index, H, W)
-            image = torch.stack([it["image"] for it in group]).to(device)
-            if amp_dtype is not None:
-                with torch.autocast("cuda", dtype=amp_dtype):
-                    logits = model(image)
-            else:
-                logits = model(image)
-            labeled = torch.zeros((len(group), H, W), dtype=torch.bool)
-            for j, it in enumerate(group):
-                mask = pool.labeled_mask(it["name"])
-                if mask is not None:
-                    if mask.shape != (H, W):
-                        raise AnnotationError(f"{it['name']}: the pool's mask is {list(mask.shape)}, the image "
-                                              f"{[H, W]}")
-                    labeled[j] = torch.from_numpy(mask)
-            blocked = dilate(labeled.to(device), plan["radius"])
-            if active.NAME == "random":  # one generator per image, seeded as the in-process round seeds it
-                score = torch.cat([strategy_scores(
-                    "random", logits[j:j + 1], out_size=(H, W), blocked=blocked[j:j + 1],
-                    generator=torch.Generator().manual_seed(image_seed(seed, round_index, it["index"])))
-                    for j, it in enumerate(group)])
-            else:
-                score = strategy_scores(active.NAME, logits, out_size=(H, W), blocked=blocked,
-                                        score_radius=plan["score_radius"], class_weights=weights,
-                                        sigma=float(active.SIGMA) if active.NAME == "AL-DWACA" else 0.0)
-            centers, selected, _ = select_regions(score, plan["count"], radius=plan["radius"],
-                                                  exclusion_radius=plan["exclusion"])
-            centers, selected = centers.cpu(), selected.cpu()
-            for j, it in enumerate(group):
-                picked = centers[j][(centers[j] >= 0).all(-1)]
-                sel = selected[j].numpy()
-                if int(sel.sum()) != window_area(picked, plan["radius"], H, W) or sel.sum() > plan["budget_pixels"]:
-                    raise BudgetError(f"round {round_index}, {it['name']}: {int(sel.sum())} pixels selected, "
-                                      f"budget {plan['budget_pixels']}")
-                queries.append(dict(name=it["name"], index=int(it["index"]), shape=[H, W], selected=sel,
-                                    centers=picked.numpy(), radius=plan["radius"],
-                                    budget_pixels=plan["budget_pixels"], regions_requested=plan["count"]))
+    queries = [dict(name=it["name"], index=int(it["index"]), shape=list(sel.shape), selected=sel,
+                    centers=picked.numpy(), radius=plan["radius"], budget_pixels=plan["budget_pixels"],
+                    regions_requested=plan["count"])
+               for it, plan, picked, sel in select_batches(cfg, model, pool, round_index, loader, device=device,
+                                                           weights=weights, seed=seed)]
     return queries, weights
 
 
@@ -416,7 +375,6 @@ def import_labels(pool, export_dir):
     classes = int(document["num_classes"])
     if pool.num_classes is not None and pool.num_classes != classes:
         raise AnnotationError(f"{path} was exported for {classes} classes, the pool uses {pool.num_classes}")
-    requested_names = {e["name"] for e in document["images"]}
     returned = {p.relative_to(export_dir / LABEL_DIR).as_posix() for p in (export_dir / LABEL_DIR).rglob("*")
                 if p.is_file()}
     unexpected = sorted(returned - {Path(e["labels"]).name for e in document["images"]})

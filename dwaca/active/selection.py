@@ -124,73 +124,87 @@ def _score(name, logits, out_size, blocked, plan, weights, sigma, generators):
                                       generator=g) for j, g in enumerate(generators)])
 
 
+def _blocked_pixels(pool, group, height, width, radius, device):
+    """(B, H, W) bool: the annotated pixels of ``group``'s images dilated by ``radius``."""
+    labeled = torch.zeros((len(group), height, width), dtype=torch.bool)
+    for j, it in enumerate(group):
+        mask = pool.labeled_mask(it["name"])
+        if mask is not None:
+            if mask.shape != (height, width):
+                raise PoolError(f"{it['name']}: the pool's mask is {list(mask.shape)}, the image's label grid "
+                                f"{[height, width]}")
+            labeled[j] = torch.from_numpy(mask)
+    return dilate(labeled.to(device), radius)
+
+
 @torch.no_grad()
-def _select_images(cfg, model, pool, round_index, indices, *, dataset, device, weights, seed, progress,
-                   num_workers):
-    """Score, select and journal the target images ``indices`` (this rank's, not done yet). Returns
-    (forward seconds, selection seconds)."""
-    from tqdm import tqdm
+def select_batches(cfg, model, pool, round_index, batches, *, device, weights, seed, timings=None):
+    """The selection of round ``round_index`` over ``batches`` (lists of select-mode items), without any oracle.
+
+    Yields, per image: (item, plan, centers (n, 2) int64 CPU tensor of the picks (row, col), selected (H, W) bool
+    ndarray), the pixel count checked against the windows and the budget (``BudgetError``). ``timings``, a
+    two-element list, accumulates forward and scoring+selection seconds. The in-process round and the export for
+    human annotators (``annotation.select_queries``) both select through here, so they pick the same regions."""
     active = cfg.ACTIVE
     name = active.NAME
     amp = str(cfg.SOLVER.AMP) if device.type == "cuda" else ""
     amp_dtype = {"bf16": torch.bfloat16, "fp16": torch.float16}.get(amp)
     sigma = float(active.SIGMA) if name == "AL-DWACA" else 0.0
-    # its own generator: iterating must not draw from the global RNG, which a resumed run restores
-    loader = DataLoader(Subset(dataset, indices), batch_size=max(1, int(active.BATCH_SIZE)), shuffle=False,
-                        collate_fn=_collate, generator=torch.Generator().manual_seed(0),
-                        num_workers=int(cfg.SOLVER.NUM_WORKERS if num_workers is None else num_workers))
-    t_forward = t_select = 0.0
-    bar = tqdm(loader, desc=f"select round {round_index + 1}/{len(active.SELECT_ITER)} ({name})",
-               disable=not progress, leave=False, unit="batch")
-    for items in bar:
-        # group by label size (a batch must share one out_size)
-        groups = {}
+    for items in batches:
+        groups = {}  # a forward pass shares one out_size: group the batch by label size
         for it in items:
             groups.setdefault(tuple(it["label"].shape[-2:]), []).append(it)
         for (H, W), group in groups.items():
             plan = round_plan(active, round_index, H, W)
             t0 = time.perf_counter()
             image = torch.stack([it["image"] for it in group]).to(device, non_blocking=True)
-            if amp_dtype is not None:
-                with torch.autocast("cuda", dtype=amp_dtype):
-                    logits = model(image)
-            else:
+            with torch.autocast("cuda", dtype=amp_dtype, enabled=amp_dtype is not None):
                 logits = model(image)
             if device.type == "cuda":
                 torch.cuda.synchronize(device)
             t1 = time.perf_counter()
-            labeled = torch.zeros((len(group), H, W), dtype=torch.bool)
-            for j, it in enumerate(group):
-                m = pool.labeled_mask(it["name"])
-                if m is not None:
-                    labeled[j] = torch.from_numpy(m)
-            blocked = dilate(labeled.to(device), plan["radius"])
+            blocked = _blocked_pixels(pool, group, H, W, plan["radius"], device)
             generators = [torch.Generator().manual_seed(image_seed(seed, round_index, it["index"])) for it in group]
             score = _score(name, logits, (H, W), blocked, plan, weights, sigma, generators)
             centers, selected, _ = select_regions(score, plan["count"], radius=plan["radius"],
                                                   exclusion_radius=plan["exclusion"])
             centers, selected = centers.cpu(), selected.cpu()
-            if device.type == "cuda":
-                torch.cuda.synchronize(device)
-            t2 = time.perf_counter()
-            t_forward += t1 - t0
-            t_select += t2 - t1
+            if timings is not None:
+                timings[0] += t1 - t0
+                timings[1] += time.perf_counter() - t1
             for j, it in enumerate(group):
+                picked = centers[j][(centers[j] >= 0).all(-1)]
                 sel = selected[j].numpy()
-                picked = int((centers[j] >= 0).all(-1).sum())
-                expected = window_area(centers[j], plan["radius"], H, W)
+                expected = window_area(picked, plan["radius"], H, W)
                 bought = int(sel.sum())
                 if bought != expected or bought > plan["budget_pixels"]:
                     raise BudgetError(
-                        f"round {round_index}, {it['name']}: {bought} pixels selected, {picked} windows cover "
+                        f"round {round_index}, {it['name']}: {bought} pixels selected, {len(picked)} windows cover "
                         f"{expected} in-image pixels, budget {plan['budget_pixels']}")
-                labels = oracle_labels(dataset, it["index"]) if sel.any() else np.full(sel.shape, 255, np.uint8)
-                added = pool.stage_annotations(round_index, it["name"], it["index"], sel, labels, picked,
-                                               regions_requested=plan["count"],
-                                               budget_pixels=plan["budget_pixels"])
-                assert added == bought
-                crash_point("select_image")
-    return t_forward, t_select
+                yield it, plan, picked, sel
+
+
+def _select_images(cfg, model, pool, round_index, indices, *, dataset, device, weights, seed, progress,
+                   num_workers):
+    """Score, select, label (oracle) and journal the target images ``indices`` (this rank's, not done yet).
+    Returns (forward seconds, selection seconds)."""
+    from tqdm import tqdm
+    active = cfg.ACTIVE
+    # its own generator: iterating must not draw from the global RNG, which a resumed run restores
+    loader = DataLoader(Subset(dataset, indices), batch_size=max(1, int(active.BATCH_SIZE)), shuffle=False,
+                        collate_fn=_collate, generator=torch.Generator().manual_seed(0),
+                        num_workers=int(cfg.SOLVER.NUM_WORKERS if num_workers is None else num_workers))
+    bar = tqdm(loader, desc=f"select round {round_index + 1}/{len(active.SELECT_ITER)} ({active.NAME})",
+               disable=not progress, leave=False, unit="batch")
+    timings = [0.0, 0.0]
+    for it, plan, picked, sel in select_batches(cfg, model, pool, round_index, bar, device=device, weights=weights,
+                                                seed=seed, timings=timings):
+        labels = oracle_labels(dataset, it["index"]) if sel.any() else np.full(sel.shape, 255, np.uint8)
+        added = pool.stage_annotations(round_index, it["name"], it["index"], sel, labels, len(picked),
+                                       regions_requested=plan["count"], budget_pixels=plan["budget_pixels"])
+        assert added == int(sel.sum())
+        crash_point("select_image")
+    return tuple(timings)
 
 
 def _commit(pool, round_index, record, num_images, my_indices, dist):
