@@ -289,13 +289,10 @@ class LabelPool:
         return 0 if mask is None else int((mask != NOT_ANNOTATED).sum())
 
     # -- writing ------------------------------------------------------------------------------------------------
-    def add_annotations(self, name, index, selected, labels, regions):
-        """Record the oracle's answer for one image (in memory until ``commit_round``).
-
-        selected: (H, W) bool, the pixels bought; labels: (H, W) integer ground truth for the image (255 = void).
-        regions: how many regions (RA) or pixels (PA) this is. Returns the number of pixels added.
-        Raises PoolError if a selected pixel is already annotated (the budget would no longer be exact).
-        """
+    def _with_answer(self, name, selected, labels):
+        """(mask after annotating ``selected`` with ``labels``, pixels added): a new array, the pool unchanged.
+        Labels outside the class set become ANNOTATED_VOID (bought, no training label). Raises PoolError on a shape
+        mismatch or if a selected pixel is already annotated (the budget would no longer be exact)."""
         selected = np.asarray(selected, dtype=bool)
         labels = np.asarray(labels)
         if selected.shape != labels.shape:
@@ -310,13 +307,23 @@ class LabelPool:
             raise PoolError(f"{name}: {overlap} selected pixels are already annotated; regions must not overlap "
                             "annotated pixels (pass the dilated annotated mask as `labeled`)")
         added = int(selected.sum())
+        if added:
+            limit = self.num_classes if self.num_classes is not None else ANNOTATED_VOID
+            values = labels[selected].astype(np.int64)
+            mask = mask.copy()
+            mask[selected] = np.where((values >= 0) & (values < limit), values, ANNOTATED_VOID).astype(np.uint8)
+        return mask, added
+
+    def add_annotations(self, name, index, selected, labels, regions):
+        """Record the oracle's answer for one image (in memory until ``commit_round``).
+
+        selected: (H, W) bool, the pixels bought; labels: (H, W) integer ground truth for the image (255 = void).
+        regions: how many regions (RA) or pixels (PA) this is. Returns the number of pixels added.
+        Raises PoolError if a selected pixel is already annotated (the budget would no longer be exact).
+        """
+        mask, added = self._with_answer(name, selected, labels)
         if added == 0:
             return 0
-        values = labels[selected].astype(np.int64)
-        limit = self.num_classes if self.num_classes is not None else ANNOTATED_VOID
-        values = np.where((values >= 0) & (values < limit), values, ANNOTATED_VOID).astype(np.uint8)
-        mask = mask.copy()
-        mask[selected] = values
         self._masks[name] = mask
         self._dirty.add(name)
         self._pending_pixels[name] = self._pending_pixels.get(name, 0) + added
@@ -396,26 +403,9 @@ class LabelPool:
         ``done/<index>.json`` marks it finished (``extra``, e.g. the image's budget, is kept in that record).
         The committed pool is not changed. Raises PoolError (nothing written) if a selected pixel is already
         annotated. Returns the number of pixels added."""
-        selected = np.asarray(selected, dtype=bool)
-        labels = np.asarray(labels)
-        if selected.shape != labels.shape:
-            raise PoolError(f"{name}: selection {selected.shape} and labels {labels.shape} differ in shape")
-        mask = self._masks.get(name)
-        if mask is None:
-            mask = np.full(selected.shape, NOT_ANNOTATED, dtype=np.uint8)
-        elif mask.shape != selected.shape:
-            raise PoolError(f"{name}: selection {selected.shape} does not match the pool mask {mask.shape}")
-        overlap = int((selected & (mask != NOT_ANNOTATED)).sum())
-        if overlap:
-            raise PoolError(f"{name}: {overlap} selected pixels are already annotated; regions must not overlap "
-                            "annotated pixels (pass the dilated annotated mask as `labeled`)")
-        added = int(selected.sum())
+        mask, added = self._with_answer(name, selected, labels)
         folder = self.round_dir(round_index)
         if added:
-            limit = self.num_classes if self.num_classes is not None else ANNOTATED_VOID
-            values = labels[selected].astype(np.int64)
-            mask = mask.copy()
-            mask[selected] = np.where((values >= 0) & (values < limit), values, ANNOTATED_VOID).astype(np.uint8)
             atomic_write_bytes(folder / "staged" / f"{mask_key(name)}.png", _png_bytes(mask))
         record = dict(extra, name=name, index=int(index), shape=list(mask.shape), added=added, regions=int(regions))
         atomic_write_json(folder / "done" / f"{int(index):06d}.json", record)
