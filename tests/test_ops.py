@@ -341,3 +341,13 @@ def test_cuda_region_score_allocates_only_outputs():
     outputs = sum(t.numel() * t.element_size() for t in out)
     # the outputs plus the finiteness check's one-element reduction (one 512-byte allocator block)
     assert torch.cuda.max_memory_allocated() - base <= outputs + 512
+
+
+@pytest.mark.cuda
+@pytest.mark.skipif(not CUDA, reason="needs a visible CUDA device")
+def test_cuda_device_mix_is_rejected():
+    x = torch.randn(1, 4, 5, 6, device="cuda")
+    with pytest.raises(ValueError, match="class_weights must be on the logits' device"):
+        ops.region_score(x, class_weights=torch.ones(4))
+    with pytest.raises(ValueError, match="labeled must be on the logits' device"):
+        ops.region_score(x, labeled=torch.zeros(1, 5, 6, dtype=torch.bool))
