@@ -49,7 +49,7 @@ def set_rng_state(state):
     if "cuda" in state and torch.cuda.is_available():
         try:
             torch.cuda.set_rng_state_all(state["cuda"])
-        except (RuntimeError, IndexError):
+        except (RuntimeError, IndexError):  # resumed on a different number of GPUs: keep their fresh generators
             pass
 
 
