@@ -23,6 +23,3 @@ def build_info():
     """How the extension was built: {'cuda': bool, 'cuda_version', 'cuda_arch_list', 'torch_version', ...}."""
     return dict(_C.build_info())
 
-
-def has_cuda_kernels():
-    return bool(_C.build_info()["cuda"])

@@ -284,10 +284,6 @@ class LabelPool:
             return None
         return np.where(mask == ANNOTATED_VOID, NOT_ANNOTATED, mask).astype(np.uint8)
 
-    def annotated_pixels(self, name):
-        mask = self._masks.get(name)
-        return 0 if mask is None else int((mask != NOT_ANNOTATED).sum())
-
     # -- writing ------------------------------------------------------------------------------------------------
     def _with_answer(self, name, selected, labels):
         """(mask after annotating ``selected`` with ``labels``, pixels added): a new array, the pool unchanged.
