@@ -20,22 +20,21 @@ except ImportError:  # running from a checkout without `pip install -e .`
 
 from dwaca.active import LabelPool, PoolError
 from dwaca.active.annotation import AnnotationError, import_labels, read_queries
-from dwaca.config import load_config
+from dwaca.config import add_config_arguments, config_from_args
 
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description="Import annotators' labels into the pool")
     parser.add_argument("export_dir", metavar="DIR", help="folder written by tools/select_queries.py")
     parser.add_argument("--output-dir", default="", metavar="OUTPUT_DIR", help="the run's OUTPUT_DIR")
-    parser.add_argument("-cfg", "--config-file", default="", metavar="FILE", help="config (its OUTPUT_DIR)")
-    parser.add_argument("opts", help="KEY VALUE config overrides", nargs="*")
+    add_config_arguments(parser, interleaved=True)
     args = parser.parse_intermixed_args(argv)
     classes = int(read_queries(args.export_dir)["num_classes"])
     output_dir = args.output_dir
     if not output_dir:
         if not args.config_file and not args.opts:
             parser.error("pass --output-dir OUTPUT_DIR or -cfg FILE")
-        cfg = load_config(args.config_file or None, args.opts or ())
+        cfg = config_from_args(args)
         if int(cfg.MODEL.NUM_CLASSES) != classes:
             raise AnnotationError(f"{args.config_file or 'the config'}: MODEL.NUM_CLASSES {cfg.MODEL.NUM_CLASSES}, "
                                   f"the export was made for {classes} classes")

@@ -21,7 +21,7 @@ except ImportError:  # running from a checkout without `pip install -e .`
 from dwaca.active import LabelPool, PoolError
 from dwaca.active.annotation import (AnnotationError, check_active_config, export_queries,
                                      load_model_checked)
-from dwaca.config import load_config
+from dwaca.config import add_config_arguments, config_from_args
 from dwaca.engine.metrics import ConfusionMatrix
 from dwaca.engine.trainer import evaluate_on_test, resolve_device, setup_logger
 
@@ -43,11 +43,10 @@ def iou_for_round(cfg, state, pool, model, device):
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description="Export a selection round's queries for annotators")
-    parser.add_argument("-cfg", "--config-file", default="", metavar="FILE", help="path to config file", type=str)
     parser.add_argument("--export", required=True, metavar="DIR", help="folder to write the queries to (new)")
-    parser.add_argument("opts", help="KEY VALUE config overrides (resume, OUTPUT_DIR, ...)", nargs="*")
+    add_config_arguments(parser, interleaved=True)
     args = parser.parse_intermixed_args(argv)  # --export may come anywhere among the KEY VALUE pairs
-    cfg = load_config(args.config_file or None, args.opts or ())
+    cfg = config_from_args(args)
     source = " + ".join(filter(None, [args.config_file, "command-line overrides" if args.opts else ""])) or "defaults"
     check_active_config(cfg, source)
     if not cfg.resume:

@@ -14,17 +14,15 @@ try:
 except ImportError:  # running from a checkout without `pip install -e .`
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from dwaca.config import load_config
+from dwaca.config import add_config_arguments, config_from_args
 from dwaca.engine.trainer import setup_logger, test_checkpoint
 
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description="Evaluate a DWACA / RIPU checkpoint")
-    parser.add_argument("-cfg", "--config-file", default="", metavar="FILE", help="path to config file", type=str)
-    parser.add_argument("opts", help="Modify config options using the command-line", default=None,
-                        nargs=argparse.REMAINDER)
+    add_config_arguments(parser)
     args = parser.parse_args(argv)
-    cfg = load_config(args.config_file or None, args.opts or ())
+    cfg = config_from_args(args)
     log = setup_logger(cfg.OUTPUT_DIR or None, filename="test_log.txt")
     return test_checkpoint(cfg, log)
 

@@ -17,18 +17,16 @@ try:
 except ImportError:  # running from a checkout without `pip install -e .`
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from dwaca.config import load_config
+from dwaca.config import add_config_arguments, config_from_args
 from dwaca.engine import distributed as dist
 from dwaca.engine.trainer import setup_logger, train
 
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description="Active Domain Adaptation training (DWACA / RIPU)")
-    parser.add_argument("-cfg", "--config-file", default="", metavar="FILE", help="path to config file", type=str)
-    parser.add_argument("opts", help="Modify config options using the command-line", default=None,
-                        nargs=argparse.REMAINDER)
+    add_config_arguments(parser)
     args = parser.parse_args(argv)
-    cfg = load_config(args.config_file or None, args.opts or ())
+    cfg = config_from_args(args)
     dist.init_from_env(str(cfg.MODEL.DEVICE).split(":")[0])  # a no-op without torchrun
     try:
         log = setup_logger((cfg.OUTPUT_DIR or None) if dist.is_main() else None)
