@@ -1,5 +1,7 @@
 """Extension vs reference timings for region scoring and greedy selection, with the bytes-moved floor.
 
+On CUDA it also times ``region_score_candidate`` (the register-tiled kernel) next to ``region_score``.
+
     python benchmarks/bench_selection.py [--device cpu|cuda|all] [--json OUT.json] [--quick]
 
 Every ratio compares two runs made side by side in this process. Times are medians of
@@ -84,6 +86,17 @@ def run_case(key, device, batch, bw, quick, skip_reference):
     rows.append(dict(case=name, op="region_score", device=device, batch=batch, ext_s=t_ext / batch,
                      ref_s=None if t_ref is None else t_ref / batch, floor_s=floor / batch,
                      peak_extra_bytes=peak_extra_bytes(score_ext, device), output_bytes=outputs))
+
+    if device == "cuda":  # the candidate kernel side by side; it must compute what the kernel computes
+        def score_candidate():
+            return ops.region_score_candidate(logits, radius=1, class_weights=cw, out_size=out_size)
+
+        err = max((a - b).abs().max().item() for a, b in zip(score_candidate(), score_ext()))
+        assert err <= 1e-5, f"region_score_candidate differs from region_score by {err}"
+        t_cand = median_time(score_candidate, device, budget)
+        rows.append(dict(case=name, op="region_score_candidate", device=device, batch=batch, ext_s=t_cand / batch,
+                         ref_s=None if t_ref is None else t_ref / batch, floor_s=floor / batch,
+                         peak_extra_bytes=peak_extra_bytes(score_candidate, device), output_bytes=outputs))
 
     score = score_ext().score
     t_sel = median_time(lambda: ops.select_regions(score, regions, radius=1), device, budget)

@@ -56,6 +56,13 @@ void check_select_regions_args(const at::Tensor& score, at::IntArrayRef num_regi
   TORCH_CHECK(score.size(1) * score.size(2) < (int64_t{1} << 31), "score images must have fewer than 2^31 pixels");
 }
 
+std::tuple<at::Tensor, at::Tensor, at::Tensor> region_score_outputs(const at::Tensor& logits, int64_t out_h,
+                                                                    int64_t out_w) {
+  const auto opts = logits.options().dtype(at::kFloat);
+  const std::vector<int64_t> shape{logits.size(0), out_h, out_w};
+  return {at::empty(shape, opts), at::empty(shape, opts), at::empty(shape, opts)};
+}
+
 int64_t max_or_zero(at::IntArrayRef v) {
   int64_t m = 0;
   for (int64_t x : v) m = x > m ? x : m;

@@ -10,6 +10,13 @@
 #define DW_HD inline
 #endif
 
+// Full unrolling of a loop with a compile-time trip count (register arrays need constant indices).
+#if defined(__CUDACC__)
+#define DW_UNROLL _Pragma("unroll")
+#else
+#define DW_UNROLL _Pragma("GCC unroll 64")
+#endif
+
 namespace dwaca {
 
 constexpr float kEps = 1e-6f;  // the published log(p + 1e-6)

@@ -11,6 +11,10 @@ from dwaca.ops import reference
 CUDA = torch.cuda.is_available()
 DEVICES = ["cpu"] + (["cuda"] if CUDA else [])
 ATOL = 1e-5
+# The public kernel and the candidate CUDA kernel (on CPU: that kernel's block code run serially): both must
+# compute the reference's function.
+SCORE_FNS = [ops.region_score, ops.region_score_candidate]
+SCORE_IDS = ["kernel", "candidate"]
 
 
 def fresh_seed():
@@ -39,11 +43,12 @@ SHAPES = [
 ]
 
 
+@pytest.mark.parametrize("fn", SCORE_FNS, ids=SCORE_IDS)
 @pytest.mark.parametrize("device", DEVICES)
 @pytest.mark.parametrize("shape", SHAPES, ids=lambda s: "x".join(map(str, s[:4])) + (f"->{s[4]}" if s[4] else ""))
 @pytest.mark.parametrize("radius", [0, 1, 2, 4])
 @pytest.mark.parametrize("sigma", [0.0, 1.3])
-def test_region_score_matches_reference(device, shape, radius, sigma):
+def test_region_score_matches_reference(fn, device, shape, radius, sigma):
     seed = fresh_seed()
     gen = torch.Generator().manual_seed(seed)
     B, C, h, w, out_size = shape
@@ -53,8 +58,7 @@ def test_region_score_matches_reference(device, shape, radius, sigma):
             logits = random_logits(gen, B, C, h, w, dtype, ties, device)
             cw = (torch.rand(C, generator=gen) * 2).to(device)
             labeled = (torch.rand(B, H, W, generator=gen) < 0.2).to(device)
-            got = ops.region_score(logits, radius=radius, class_weights=cw, out_size=out_size, labeled=labeled,
-                                   sigma=sigma)
+            got = fn(logits, radius=radius, class_weights=cw, out_size=out_size, labeled=labeled, sigma=sigma)
             want = reference.region_score(logits, radius=radius, class_weights=cw, out_size=out_size,
                                           labeled=labeled, sigma=sigma)
             for name in ("score", "impurity", "uncertainty"):
@@ -67,14 +71,15 @@ def test_region_score_matches_reference(device, shape, radius, sigma):
             assert torch.isinf(got.score[labeled]).all() and (got.score[labeled] < 0).all()
 
 
+@pytest.mark.parametrize("fn", SCORE_FNS, ids=SCORE_IDS)
 @pytest.mark.parametrize("device", DEVICES)
-def test_region_score_large_radius_matches_reference(device):
+def test_region_score_large_radius_matches_reference(fn, device):
     # RIPU's pixel setting (PA) scores with k = 32: windows larger than the image in one or both dimensions
     gen = torch.Generator().manual_seed(fresh_seed())
     for shape, out_size in [((1, 19, 20, 40), (40, 80)), ((2, 5, 70, 90), None)]:
         x = (torch.randn(*shape, generator=gen) * 3).to(device)
         for sigma in (0.0, 8.0):
-            got = ops.region_score(x, radius=32, out_size=out_size, sigma=sigma)
+            got = fn(x, radius=32, out_size=out_size, sigma=sigma)
             want = reference.region_score(x, radius=32, out_size=out_size, sigma=sigma)
             for g, r in zip(got, want):
                 assert (g - r).abs().max().item() <= ATOL
@@ -112,9 +117,10 @@ def test_region_score_empty_batch_and_no_weights():
     assert torch.equal(a.score, b.score)
 
 
-def test_region_score_noncontiguous_input():
+@pytest.mark.parametrize("fn", SCORE_FNS, ids=SCORE_IDS)
+def test_region_score_noncontiguous_input(fn):
     x = torch.randn(2, 8, 10, 12).permute(0, 1, 3, 2)
-    got = ops.region_score(x, radius=2)
+    got = fn(x, radius=2)
     want = reference.region_score(x.contiguous(), radius=2)
     torch.testing.assert_close(got.score, want.score, atol=ATOL, rtol=0)
 
@@ -233,8 +239,9 @@ def test_opcheck(device):
     x = torch.randn(2, 5, 6, 7, generator=gen).to(device)
     cw = torch.rand(5, generator=gen).to(device)
     lab = (torch.rand(2, 9, 11, generator=gen) < 0.3).to(device)
-    torch.library.opcheck(torch.ops.dwaca.region_score.default, (x, cw, lab, 1, 0.5, 9, 11))
-    torch.library.opcheck(torch.ops.dwaca.region_score.default, (x, None, None, 0, 0.0, 6, 7))
+    for op in (torch.ops.dwaca.region_score, torch.ops.dwaca.region_score_candidate):
+        torch.library.opcheck(op.default, (x, cw, lab, 1, 0.5, 9, 11))
+        torch.library.opcheck(op.default, (x, None, None, 0, 0.0, 6, 7))
     s = torch.rand(2, 9, 11, generator=gen).to(device)
     torch.library.opcheck(torch.ops.dwaca.select_regions.default, (s, [3, 5], 1, 2))
 
@@ -244,7 +251,7 @@ def test_opcheck(device):
 GOOD = torch.randn(1, 4, 5, 6)
 
 
-@pytest.mark.parametrize("fn", [ops.region_score, reference.region_score])
+@pytest.mark.parametrize("fn", SCORE_FNS + [reference.region_score])
 @pytest.mark.parametrize("kwargs,exc,match", [
     (dict(logits=torch.randn(4, 5, 6)), ValueError, "logits must be 4-D"),
     (dict(logits=GOOD.double()), TypeError, "logits must be float32"),
@@ -255,6 +262,9 @@ GOOD = torch.randn(1, 4, 5, 6)
     (dict(class_weights=torch.ones(3)), ValueError, r"class_weights must have shape \(4,\)"),
     (dict(class_weights=torch.tensor([1.0, -1.0, 1.0, 1.0])), ValueError, "class_weights must be finite"),
     (dict(class_weights=torch.tensor([1.0, math.nan, 1.0, 1.0])), ValueError, "class_weights must be finite"),
+    (dict(class_weights=torch.tensor([1.0, 1.0, math.inf, 1.0])), ValueError, "class_weights must be finite"),
+    (dict(logits=GOOD.expand(2, -1, -1, -1).clone().index_fill_(0, torch.tensor([1]), math.nan),
+          class_weights=torch.tensor([1.0, -1.0, 1.0, 1.0])), ValueError, "class_weights must be finite"),
     (dict(radius=-1), ValueError, "radius must be in"),
     (dict(radius=33), ValueError, "radius must be in"),
     (dict(radius=1.5), TypeError, "radius must be an int"),
@@ -273,12 +283,13 @@ def test_region_score_bad_input(fn, kwargs, exc, match):
         fn(logits, **args)
 
 
-@pytest.mark.parametrize("fn", [ops.region_score, reference.region_score])
+@pytest.mark.parametrize("fn", SCORE_FNS + [reference.region_score])
 @pytest.mark.parametrize("bad", [math.nan, math.inf, -math.inf])
-@pytest.mark.parametrize("out_size", [None, (3, 2), (20, 30)])
-def test_region_score_rejects_nonfinite_logits(fn, bad, out_size):
+@pytest.mark.parametrize("out_size", [None, (3, 2), (20, 30), (5, 11)])
+@pytest.mark.parametrize("channel", [0, 2])
+def test_region_score_rejects_nonfinite_logits(fn, bad, out_size, channel):
     x = torch.randn(2, 4, 5, 6)
-    x[1, 2, 4, 3] = bad  # one element anywhere, also one that downsampling never reads
+    x[1, channel, 4, 3] = bad  # one element anywhere, also one that downsampling never reads
     with pytest.raises(ValueError, match="NaN or inf"):
         fn(x, out_size=out_size)
 
@@ -300,6 +311,13 @@ def test_select_regions_bad_input(fn, score, n, kwargs, exc, match):
         fn(score, n, **kwargs)
 
 
+def test_region_score_candidate_class_limit():
+    with pytest.raises(ValueError, match="at most 64 classes"):
+        ops.region_score_candidate(torch.randn(1, 65, 4, 4))
+    with pytest.raises(RuntimeError, match="at most 64 classes"):
+        torch.ops.dwaca.region_score_candidate(torch.randn(1, 65, 4, 4), None, None, 1, 0.0, 4, 4)
+
+
 def test_direct_op_call_checks_survive():
     # torch.ops.dwaca.* called without the Python wrapper still refuses bad shapes instead of crashing.
     with pytest.raises(RuntimeError, match="logits must be 4-D"):
@@ -313,15 +331,17 @@ def test_direct_op_call_checks_survive():
 
 @pytest.mark.cuda
 @pytest.mark.skipif(not CUDA, reason="needs a visible CUDA device")
-@pytest.mark.parametrize("C,k,sigma", [(19, 1, 0.0), (19, 2, 1.0), (150, 1, 0.0), (256, 3, 2.0), (19, 32, 0.0)])
+@pytest.mark.parametrize("C,k,sigma", [(19, 1, 0.0), (19, 2, 1.0), (33, 4, 1.5), (64, 1, 0.0), (150, 1, 0.0),
+                                       (256, 3, 2.0), (19, 32, 0.0)])
 def test_cuda_matches_cpu(C, k, sigma):
     gen = torch.Generator().manual_seed(fresh_seed())
     x = torch.randn(2, C, 33, 65, generator=gen)
     cw = torch.rand(C, generator=gen)
     a = ops.region_score(x, radius=k, sigma=sigma, class_weights=cw, out_size=(70, 129))
-    b = ops.region_score(x.cuda(), radius=k, sigma=sigma, class_weights=cw.cuda(), out_size=(70, 129))
-    for u, v in zip(a, b):
-        torch.testing.assert_close(v.cpu(), u, atol=ATOL, rtol=0)
+    for fn in SCORE_FNS if C <= ops.CANDIDATE_MAX_CLASSES else SCORE_FNS[:1]:
+        b = fn(x.cuda(), radius=k, sigma=sigma, class_weights=cw.cuda(), out_size=(70, 129))
+        for u, v in zip(a, b):
+            torch.testing.assert_close(v.cpu(), u, atol=ATOL, rtol=0)
     s = ops.select_regions(a.score, 40, radius=k)
     t = ops.select_regions(a.score.cuda(), 40, radius=k)
     for u, v in zip(s, t):
@@ -330,13 +350,14 @@ def test_cuda_matches_cpu(C, k, sigma):
 
 @pytest.mark.cuda
 @pytest.mark.skipif(not CUDA, reason="needs a visible CUDA device")
-def test_cuda_region_score_allocates_only_outputs():
+@pytest.mark.parametrize("fn", SCORE_FNS, ids=SCORE_IDS)
+def test_cuda_region_score_allocates_only_outputs(fn):
     x = torch.randn(2, 19, 64, 128, device="cuda")
-    ops.region_score(x, out_size=(128, 256))  # warm-up: kernel attributes, allocator pools
+    fn(x, out_size=(128, 256))  # warm-up: kernel attributes, allocator pools
     torch.cuda.synchronize()
     torch.cuda.reset_peak_memory_stats()
     base = torch.cuda.memory_allocated()
-    out = ops.region_score(x, out_size=(128, 256))
+    out = fn(x, out_size=(128, 256))
     torch.cuda.synchronize()
     outputs = sum(t.numel() * t.element_size() for t in out)
     # the outputs plus the finiteness check's one-element reduction (one 512-byte allocator block)

@@ -1,7 +1,6 @@
 // CPU region_score: one fused pass per band of output rows. Each band computes the per-pixel class and weighted
 // entropy for its rows plus a k-row halo into small thread-local buffers, then the window statistics; the
 // upsampled C x H x W logits are never materialised.
-#include <ATen/Dispatch.h>
 #include <ATen/Parallel.h>
 #include <torch/library.h>
 #include <torch/types.h>
@@ -187,10 +186,8 @@ std::tuple<at::Tensor, at::Tensor, at::Tensor> region_score_cpu(const at::Tensor
   check_region_score_args(logits_in, class_weights, labeled_in, radius, sigma, out_h, out_w);
   const at::Tensor logits = logits_in.contiguous();
   const int64_t B = logits.size(0);
-  auto opts = logits.options().dtype(at::kFloat);
-  at::Tensor score = at::empty({B, out_h, out_w}, opts);
-  at::Tensor impurity = at::empty({B, out_h, out_w}, opts);
-  at::Tensor uncertainty = at::empty({B, out_h, out_w}, opts);
+  at::Tensor score, impurity, uncertainty;
+  std::tie(score, impurity, uncertainty) = region_score_outputs(logits, out_h, out_w);
   if (B == 0) return {score, impurity, uncertainty};
   at::Tensor cw, labeled;
   if (class_weights.has_value()) cw = class_weights->contiguous();
@@ -213,7 +210,7 @@ std::tuple<at::Tensor, at::Tensor, at::Tensor> region_score_cpu(const at::Tensor
   const std::vector<float> g = window_weights(radius, sigma);
   std::optional<FlatShares> flat;  // its table has ((2k+1)^2 + 1)^2 entries: small windows only
   if (sigma == 0 && radius <= 4) flat.emplace(static_cast<int>(radius));
-  AT_DISPATCH_FLOATING_TYPES_AND2(at::kHalf, at::kBFloat16, logits.scalar_type(), "region_score_cpu", [&] {
+  DWACA_DISPATCH_LOGITS(logits.scalar_type(), "region_score_cpu", [&] {
     region_score_impl<scalar_t>(logits, cw.defined() ? cw.data_ptr<float>() : nullptr,
                                 labeled.defined() ? labeled.data_ptr<bool>() : nullptr, g, flat ? &*flat : nullptr, G,
                                 score, impurity,

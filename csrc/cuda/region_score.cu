@@ -1,7 +1,6 @@
 // CUDA region_score: one fused kernel. A block owns a 32 x TH tile of output pixels; it computes class and
 // weighted entropy for the tile plus its k-pixel halo into shared memory (interpolating the logits on the fly),
 // then every thread reduces the windows of its two output pixels. Nothing but the three outputs is allocated.
-#include <ATen/Dispatch.h>
 #include <c10/cuda/CUDAException.h>
 #include <c10/cuda/CUDAStream.h>
 #include <c10/cuda/CUDAGuard.h>
@@ -133,10 +132,8 @@ std::tuple<at::Tensor, at::Tensor, at::Tensor> region_score_cuda(const at::Tenso
   const c10::cuda::CUDAGuard guard(logits_in.device());
   const at::Tensor logits = logits_in.contiguous();
   const int64_t B = logits.size(0);
-  auto opts = logits.options().dtype(at::kFloat);
-  at::Tensor score = at::empty({B, out_h, out_w}, opts);
-  at::Tensor impurity = at::empty({B, out_h, out_w}, opts);
-  at::Tensor uncertainty = at::empty({B, out_h, out_w}, opts);
+  at::Tensor score, impurity, uncertainty;
+  std::tie(score, impurity, uncertainty) = region_score_outputs(logits, out_h, out_w);
   if (B == 0) return {score, impurity, uncertainty};
   TORCH_CHECK(B <= 65535, "region_score on CUDA takes at most 65535 images per call, got ", B);
   at::Tensor cw, labeled;
@@ -165,7 +162,7 @@ std::tuple<at::Tensor, at::Tensor, at::Tensor> region_score_cuda(const at::Tenso
   const dim3 grid((P.W + kTileW - 1) / kTileW, (P.H + P.tile_h - 1) / P.tile_h, static_cast<unsigned>(B));
   TORCH_CHECK(grid.y <= 65535, "region_score on CUDA: out_size height too large (", P.H, ")");
   auto stream = c10::cuda::getCurrentCUDAStream();
-  AT_DISPATCH_FLOATING_TYPES_AND2(at::kHalf, at::kBFloat16, logits.scalar_type(), "region_score_cuda", [&] {
+  DWACA_DISPATCH_LOGITS(logits.scalar_type(), "region_score_cuda", [&] {
     auto kernel = region_score_kernel<scalar_t>;
     C10_CUDA_CHECK(cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, static_cast<int>(smem)));
     kernel<<<grid, threads, smem, stream>>>(logits.data_ptr<scalar_t>(), cw.defined() ? cw.data_ptr<float>() : nullptr,

@@ -23,15 +23,18 @@ import torch
 
 from .. import _extension
 from . import reference
-from ._args import check_score, class_weights_arg, int_arg, labeled_arg, logits_arg, num_regions_arg, sigma_arg
+from ._args import (CLASS_WEIGHTS_VALUES, check_score, class_weights_arg, int_arg, labeled_arg, logits_arg,
+                    num_regions_arg, sigma_arg)
 
-__all__ = ["region_score", "select_regions", "RegionScore", "Selection", "reference", "MAX_RADIUS", "MAX_CLASSES"]
+__all__ = ["region_score", "region_score_candidate", "select_regions", "RegionScore", "Selection", "reference",
+           "MAX_RADIUS", "MAX_CLASSES", "CANDIDATE_MAX_CLASSES"]
 
 RegionScore = namedtuple("RegionScore", ["score", "impurity", "uncertainty"])
 Selection = namedtuple("Selection", ["centers", "selected", "excluded"])
 
 MAX_RADIUS = reference.MAX_RADIUS
 MAX_CLASSES = reference.MAX_CLASSES
+CANDIDATE_MAX_CLASSES = 64  # csrc/region_tile.h kTileMaxClasses
 assert (_extension.build_info()["max_radius"], _extension.build_info()["max_classes"]) == (MAX_RADIUS, MAX_CLASSES), \
     "dwaca._C was built from other sources; rebuild it with `make setup`"
 def region_score(logits, *, radius=1, class_weights=None, out_size=None, labeled=None, sigma=0.0):
@@ -52,15 +55,40 @@ def region_score(logits, *, radius=1, class_weights=None, out_size=None, labeled
     Raises:
         TypeError / ValueError naming the argument on bad input, ValueError if the logits hold NaN or inf.
     """
+    return _region_score_with(torch.ops.dwaca.region_score, MAX_CLASSES, logits, radius, class_weights, out_size,
+                              labeled, sigma)
+
+
+def region_score_candidate(logits, *, radius=1, class_weights=None, out_size=None, labeled=None, sigma=0.0):
+    """:func:`region_score` through the register-tiled kernel (``csrc/region_tile.h``), at most 64 classes.
+
+    On CUDA this is the candidate to replace region_score's kernel once a GPU run times it (the benchmark and
+    ``benchmarks/gpu_check.sh`` compare both); on CPU it runs that CUDA kernel's block code serially, so the tests
+    check its logic without a GPU. Same arguments, results and errors as :func:`region_score`.
+    """
+    return _region_score_with(torch.ops.dwaca.region_score_candidate, CANDIDATE_MAX_CLASSES, logits, radius,
+                              class_weights, out_size, labeled, sigma)
+
+
+def _region_score_with(op, max_classes, logits, radius, class_weights, out_size, labeled, sigma):
     B, C, H, W = logits_arg(logits, out_size)
+    if C > max_classes:
+        raise ValueError(f"logits must have at most {max_classes} classes (dim 1) for {op.__name__}, got {C}")
     radius = int_arg("radius", radius, 0, MAX_RADIUS)
     sigma = sigma_arg(sigma)
-    cw = class_weights_arg(class_weights, C, logits.device)
+    cw = class_weights_arg(class_weights, C, logits.device, check_values=False)
     lab = labeled_arg(labeled, (B, H, W), logits.device)
-    score, impurity, uncertainty = torch.ops.dwaca.region_score(logits, cw, lab, radius, sigma, H, W)
-    # The kernels mark NaN/inf input by a NaN impurity (otherwise always finite): one reduction into one scalar,
-    # one host sync.
-    if B > 0 and math.isnan(impurity.sum().item()):
+    score, impurity, uncertainty = op(logits, cw, lab, radius, sigma, H, W)
+    # The value checks cost one host sync after the kernel: the kernels mark NaN/inf logits by a NaN impurity
+    # (otherwise always finite), and the weights must be finite and >= 0 (bad weights only make bad outputs, which
+    # are then not returned).
+    if cw is not None:
+        total, weight_max, weight_min = torch.stack([impurity.sum(), cw.abs().amax(), cw.amin()]).tolist()
+        if not (math.isfinite(weight_max) and weight_min >= 0):
+            raise ValueError(CLASS_WEIGHTS_VALUES)
+    else:
+        total = impurity.sum().item() if B > 0 else 0.0
+    if math.isnan(total):
         raise ValueError("logits contain NaN or inf")
     return RegionScore(score, impurity, uncertainty)
 
@@ -95,10 +123,13 @@ def select_regions(score, num_regions, *, radius=1, exclusion_radius=None):
     return Selection(centers, selected, excluded)
 
 
-@torch.library.register_fake("dwaca::region_score")
 def _region_score_fake(logits, class_weights, labeled, radius, sigma, out_h, out_w):
     shape = (logits.shape[0], out_h, out_w)
     return tuple(logits.new_empty(shape, dtype=torch.float32) for _ in range(3))
+
+
+torch.library.register_fake("dwaca::region_score", _region_score_fake)
+torch.library.register_fake("dwaca::region_score_candidate", _region_score_fake)
 
 
 @torch.library.register_fake("dwaca::select_regions")

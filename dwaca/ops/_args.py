@@ -7,6 +7,7 @@ import torch
 MAX_RADIUS = 32  # csrc/region_math.h kMaxRadius
 MAX_CLASSES = 256  # csrc/region_math.h kMaxClasses
 LOGIT_DTYPES = (torch.float32, torch.float16, torch.bfloat16)
+CLASS_WEIGHTS_VALUES = "class_weights must be finite and >= 0"
 
 
 def int_arg(name, value, lo=0, hi=None):
@@ -49,8 +50,11 @@ def logits_arg(logits, out_size):
     return B, C, H, W
 
 
-def class_weights_arg(class_weights, C, device):
-    """None, or a contiguous float32 (C,) tensor on `device`."""
+def class_weights_arg(class_weights, C, device, check_values=True):
+    """None, or a contiguous float32 (C,) tensor on `device`.
+
+    check_values=False leaves "finite and >= 0" to the caller, who folds it into its own host sync.
+    """
     if class_weights is None:
         return None
     if isinstance(class_weights, torch.Tensor):
@@ -64,8 +68,8 @@ def class_weights_arg(class_weights, C, device):
     if w.dim() != 1 or w.shape[0] != C:
         raise ValueError(f"class_weights must have shape ({C},) (one weight per class), got {tuple(w.shape)}")
     w = w.to(torch.float32).contiguous()
-    if not bool((torch.isfinite(w) & (w >= 0)).all()):  # one host sync
-        raise ValueError("class_weights must be finite and >= 0")
+    if check_values and not bool((torch.isfinite(w) & (w >= 0)).all()):  # one host sync
+        raise ValueError(CLASS_WEIGHTS_VALUES)
     return w
 
 

@@ -1,0 +1,68 @@
+// CPU implementation of region_score_candidate: runs the CUDA kernel's block code (csrc/region_tile.h) serially,
+// block by block, all threads through phase 1, then all through phase 2 (what the kernel's one barrier
+// guarantees). It exists to test the candidate kernel's logic where no GPU is visible; it is not a fast CPU path.
+#include <ATen/Parallel.h>
+#include <torch/library.h>
+#include <torch/types.h>
+
+#include <vector>
+
+#include "checks.h"
+#include "region_tile.h"
+
+namespace dwaca {
+namespace {
+
+std::tuple<at::Tensor, at::Tensor, at::Tensor> region_score_tiled_emulated(
+    const at::Tensor& logits_in, const std::optional<at::Tensor>& class_weights,
+    const std::optional<at::Tensor>& labeled_in, int64_t radius, double sigma, int64_t out_h, int64_t out_w) {
+  check_region_score_args(logits_in, class_weights, labeled_in, radius, sigma, out_h, out_w);
+  TORCH_CHECK(logits_in.size(1) <= kTileMaxClasses, "region_score_candidate takes at most ", kTileMaxClasses,
+              " classes, got ", logits_in.size(1));
+  const at::Tensor logits = logits_in.contiguous();
+  const int64_t B = logits.size(0);
+  at::Tensor score, impurity, uncertainty;
+  std::tie(score, impurity, uncertainty) = region_score_outputs(logits, out_h, out_w);
+  if (B == 0) return {score, impurity, uncertainty};
+  const at::Tensor cw = class_weights.has_value() ? class_weights->contiguous() : at::Tensor();
+  const at::Tensor labeled = labeled_in.has_value() ? labeled_in->contiguous() : at::Tensor();
+
+  const TileArgs a = make_tile_args(static_cast<int>(logits.size(1)), static_cast<int>(logits.size(2)),
+                                    static_cast<int>(logits.size(3)), static_cast<int>(out_h),
+                                    static_cast<int>(out_w), static_cast<int>(radius));
+  const std::vector<float> g = window_weights(radius, sigma);
+  const int64_t grid_x = (a.W + a.tile_w - 1) / a.tile_w, grid_y = (a.H + a.tile_h - 1) / a.tile_h;
+  const float* cw_ptr = cw.defined() ? cw.data_ptr<float>() : nullptr;
+  const bool* labeled_ptr = labeled.defined() ? labeled.data_ptr<bool>() : nullptr;
+  float *s_out = score.data_ptr<float>(), *i_out = impurity.data_ptr<float>(), *u_out = uncertainty.data_ptr<float>();
+  DWACA_DISPATCH_LOGITS(logits.scalar_type(), "region_score_tiled_emulated", [&] {
+    const scalar_t* x = logits.data_ptr<scalar_t>();
+    dispatch_class_capacity(a.C, [&](auto capacity) {
+      constexpr int CMAX = decltype(capacity)::value;
+      at::parallel_for(0, B * grid_y * grid_x, 1, [&](int64_t begin, int64_t end) {
+        std::vector<int> s_cls(static_cast<size_t>(a.halo_w) * a.halo_h);
+        std::vector<float> s_we(s_cls.size());
+        for (int64_t block = begin; block < end; ++block) {
+          const int64_t b = block / (grid_y * grid_x);
+          const int ty0 = static_cast<int>(block / grid_x % grid_y) * a.tile_h;
+          const int tx0 = static_cast<int>(block % grid_x) * a.tile_w;
+          const scalar_t* img = x + b * a.C * a.plane;
+          bool bad = false;
+          for (int tid = 0; tid < kTileThreads; ++tid)
+            bad |= tile_pixel_phase<scalar_t, CMAX>(a, img, cw_ptr, tx0, ty0, tid, kTileThreads, s_cls.data(),
+                                                    s_we.data());
+          for (int tid = 0; tid < kTileThreads; ++tid)
+            tile_window_phase(a, g.data(), s_cls.data(), s_we.data(), labeled_ptr, b * a.H * a.W, tx0, ty0, tid,
+                              kTileThreads, bad, s_out, i_out, u_out);
+        }
+      });
+    });
+  });
+  return {score, impurity, uncertainty};
+}
+
+}  // namespace
+
+TORCH_LIBRARY_IMPL(dwaca, CPU, m) { m.impl("region_score_candidate", &region_score_tiled_emulated); }
+
+}  // namespace dwaca

@@ -1,0 +1,82 @@
+// CUDA region_score_candidate: the register-tiled kernel of csrc/region_tile.h, one block per output tile.
+// A candidate for region_score's CUDA implementation: it replaces the current kernel once a GPU run shows it is
+// faster (benchmarks/gpu_check.sh times both); until then it is reachable as torch.ops.dwaca.region_score_candidate.
+#include <c10/cuda/CUDAException.h>
+#include <c10/cuda/CUDAGuard.h>
+#include <c10/cuda/CUDAStream.h>
+#include <torch/library.h>
+#include <torch/types.h>
+
+#include "checks.h"
+#include "region_tile.h"
+
+namespace dwaca {
+namespace {
+
+// Shared memory: g[(2k+1)^2], s_we[halo], s_cls[halo].
+// Up to 19 classes the logits fit 64 registers per thread (4 blocks per SM); 32 or 64 classes need more.
+template <typename scalar_t, int CMAX>
+__global__ void __launch_bounds__(kTileThreads, CMAX <= 19 ? 4 : 2)
+    region_score_tiled_kernel(const scalar_t* __restrict__ logits, const float* __restrict__ cw,
+                              const bool* __restrict__ labeled, float* __restrict__ score,
+                              float* __restrict__ impurity, float* __restrict__ uncertainty, TileArgs a, double sigma) {
+  extern __shared__ float smem[];
+  const int side = 2 * a.k + 1, halo_n = a.halo_w * a.halo_h;
+  float* g = smem;
+  float* s_we = g + side * side;
+  int* s_cls = reinterpret_cast<int*>(s_we + halo_n);
+  const int tid = threadIdx.x, b = blockIdx.z;
+  const int tx0 = blockIdx.x * a.tile_w, ty0 = blockIdx.y * a.tile_h;
+  for (int i = tid; i < side * side; i += kTileThreads) g[i] = window_weight(i / side - a.k, i % side - a.k, sigma);
+  const scalar_t* img = logits + static_cast<int64_t>(b) * a.C * a.plane;
+  const bool bad = tile_pixel_phase<scalar_t, CMAX>(a, img, cw, tx0, ty0, tid, kTileThreads, s_cls, s_we);
+  const bool any_bad = __syncthreads_or(bad);
+  tile_window_phase(a, g, s_cls, s_we, labeled, static_cast<int64_t>(b) * a.H * a.W, tx0, ty0, tid, kTileThreads,
+                    any_bad, score, impurity, uncertainty);
+}
+
+std::tuple<at::Tensor, at::Tensor, at::Tensor> region_score_tiled_cuda(const at::Tensor& logits_in,
+                                                                        const std::optional<at::Tensor>& class_weights,
+                                                                        const std::optional<at::Tensor>& labeled_in,
+                                                                        int64_t radius, double sigma, int64_t out_h,
+                                                                        int64_t out_w) {
+  check_region_score_args(logits_in, class_weights, labeled_in, radius, sigma, out_h, out_w);
+  TORCH_CHECK(logits_in.size(1) <= kTileMaxClasses, "region_score_candidate takes at most ", kTileMaxClasses,
+              " classes, got ", logits_in.size(1));
+  const c10::cuda::CUDAGuard guard(logits_in.device());
+  const at::Tensor logits = logits_in.contiguous();
+  const int64_t B = logits.size(0);
+  at::Tensor score, impurity, uncertainty;
+  std::tie(score, impurity, uncertainty) = region_score_outputs(logits, out_h, out_w);
+  if (B == 0) return {score, impurity, uncertainty};
+  TORCH_CHECK(B <= 65535, "region_score on CUDA takes at most 65535 images per call, got ", B);
+  const at::Tensor cw = class_weights.has_value() ? class_weights->contiguous() : at::Tensor();
+  const at::Tensor labeled = labeled_in.has_value() ? labeled_in->contiguous() : at::Tensor();
+
+  const TileArgs a = make_tile_args(static_cast<int>(logits.size(1)), static_cast<int>(logits.size(2)),
+                                    static_cast<int>(logits.size(3)), static_cast<int>(out_h),
+                                    static_cast<int>(out_w), static_cast<int>(radius));
+  const int side = 2 * a.k + 1;
+  const size_t smem = sizeof(float) * (side * side + 2 * static_cast<size_t>(a.halo_w) * a.halo_h);
+  const dim3 grid((a.W + a.tile_w - 1) / a.tile_w, (a.H + a.tile_h - 1) / a.tile_h, static_cast<unsigned>(B));
+  TORCH_CHECK(grid.y <= 65535, "region_score on CUDA: out_size height too large (", a.H, ")");
+  auto stream = c10::cuda::getCurrentCUDAStream();
+  DWACA_DISPATCH_LOGITS(logits.scalar_type(), "region_score_tiled_cuda", [&] {
+    dispatch_class_capacity(a.C, [&](auto capacity) {
+      auto kernel = region_score_tiled_kernel<scalar_t, decltype(capacity)::value>;
+      C10_CUDA_CHECK(cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, static_cast<int>(smem)));
+      kernel<<<grid, kTileThreads, smem, stream>>>(
+          logits.data_ptr<scalar_t>(), cw.defined() ? cw.data_ptr<float>() : nullptr,
+          labeled.defined() ? labeled.data_ptr<bool>() : nullptr, score.data_ptr<float>(),
+          impurity.data_ptr<float>(), uncertainty.data_ptr<float>(), a, sigma);
+      C10_CUDA_KERNEL_LAUNCH_CHECK();
+    });
+  });
+  return {score, impurity, uncertainty};
+}
+
+}  // namespace
+
+TORCH_LIBRARY_IMPL(dwaca, CUDA, m) { m.impl("region_score_candidate", &region_score_tiled_cuda); }
+
+}  // namespace dwaca

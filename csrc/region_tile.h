@@ -1,0 +1,209 @@
+// Block code of the register-tiled region scoring kernel (the candidate CUDA kernel, csrc/cuda/region_score_tiled.cu).
+// Written once for both sides: the GPU runs it as a CUDA block, and csrc/cpu/region_score_tiled_emulated.cpp runs
+// the same functions serially, thread by thread and phase by phase, so CI checks the kernel's logic without a GPU.
+//
+// A block owns a tile_w x tile_h tile of output pixels and works in two phases separated by one barrier:
+//   1. pixel phase: every thread takes pixels of the tile plus its k-pixel halo; for each it interpolates all C
+//      logits into registers (CMAX >= C, unrolled, so no shared-memory passes over C), and stores its class and
+//      weighted entropy in shared memory;
+//   2. window phase: every thread takes output pixels and reduces their windows from shared memory. The class
+//      histogram is never materialised: a 64-bit mask of the classes already met finds each class's first cell,
+//      and its share is summed from there on, in the same order as window_stats, so the result is the same float.
+#pragma once
+#include <c10/util/Exception.h>
+
+#include <cfloat>
+#include <cmath>
+#include <cstdint>
+#include <type_traits>
+
+#include "region_math.h"
+
+namespace dwaca {
+
+constexpr int kTileThreads = 256;
+constexpr int kTileMaxClasses = 64;  // the window phase's class mask is 64 bits
+
+struct TileArgs {
+  int C, h, w, H, W, k;
+  int tile_w, tile_h, halo_w, halo_h;
+  int64_t plane;     // h * w
+  bool resample;     // out_size differs from the logits' size
+  bool scan_input;   // some logits are never interpolated from (downsampling): scan the owned input for NaN/inf
+  float scale_y, scale_x, inv_log_c;
+};
+
+// Whether interpolating out positions [0, out) touches every input index of [0, in) (each output reads taps i0
+// and i1): then the pixel phase sees every logit and needs no separate NaN/inf scan.
+inline bool lerp_covers_input(int in, int out) {
+  if (in == out) return true;
+  const float scale = align_corners_scale(in, out);
+  int reached = -1;  // every index <= reached has been read
+  for (int d = 0; d < out; ++d) {
+    const Lerp l = lerp_at(d, scale, in);
+    if (l.i0 > reached + 1) return false;
+    reached = l.i1 > reached ? l.i1 : reached;
+  }
+  return reached == in - 1;
+}
+
+// Output tile 32 pixels wide (one warp per output row in the window phase) and as tall as fits a halo of about a
+// multiple of kTileThreads pixels, at least max(16, 2k) rows, so the halo overhead stays small: (32+2)x30 for k = 1.
+inline TileArgs make_tile_args(int C, int h, int w, int H, int W, int k) {
+  TORCH_CHECK(static_cast<int64_t>(h) * w < (int64_t{1} << 31), "logits must have fewer than 2^31 pixels per plane, got ",
+              h, "x", w);
+  TileArgs a;
+  a.C = C, a.h = h, a.w = w, a.H = H, a.W = W, a.k = k;
+  a.tile_w = 32;
+  a.halo_w = a.tile_w + 2 * k;
+  const int min_rows = 2 * k + (2 * k > 16 ? 2 * k : 16);
+  int rounds = 4;
+  while (rounds * kTileThreads / a.halo_w < min_rows) ++rounds;
+  a.halo_h = rounds * kTileThreads / a.halo_w;
+  a.tile_h = a.halo_h - 2 * k;
+  a.plane = static_cast<int64_t>(h) * w;
+  a.resample = h != H || w != W;
+  a.scan_input = !(lerp_covers_input(h, H) && lerp_covers_input(w, W));
+  a.scale_y = align_corners_scale(h, H);
+  a.scale_x = align_corners_scale(w, W);
+  a.inv_log_c = static_cast<float>(1.0 / std::log(static_cast<double>(C)));
+  return a;
+}
+
+// Calls f(std::integral_constant<int, CMAX>) with the smallest register capacity >= C (C <= kTileMaxClasses).
+// 19 is Cityscapes' class count, 16 SYNTHIA's.
+template <typename F>
+void dispatch_class_capacity(int C, F&& f) {
+  if (C <= 16) return f(std::integral_constant<int, 16>{});
+  if (C <= 19) return f(std::integral_constant<int, 19>{});
+  if (C <= 32) return f(std::integral_constant<int, 32>{});
+  return f(std::integral_constant<int, 64>{});
+}
+
+template <typename scalar_t>
+DW_HD float load_float(const scalar_t* p) {
+  return static_cast<float>(*p);
+}
+
+// Phase 1 for thread `tid` of `nthreads`: class (s_cls) and weighted entropy (s_we) of its halo pixels; returns
+// whether it met a NaN or inf logit. `img` is this image's (C, h, w) logits, (tx0, ty0) the tile's origin.
+template <typename scalar_t, int CMAX>
+DW_HD bool tile_pixel_phase(const TileArgs& a, const scalar_t* img, const float* cw, int tx0, int ty0, int tid,
+                            int nthreads, int* s_cls, float* s_we) {
+  bool bad = false;
+  if (a.scan_input) {  // this tile's share of the input (see owned_input); covers logits no output pixel reads
+    const int r0 = owned_input(ty0, a.H, a.h), r1 = owned_input(ty0 + a.tile_h < a.H ? ty0 + a.tile_h : a.H, a.H, a.h);
+    const int c0 = owned_input(tx0, a.W, a.w), c1 = owned_input(tx0 + a.tile_w < a.W ? tx0 + a.tile_w : a.W, a.W, a.w);
+    const int ncols = c1 - c0, n = (r1 - r0) * ncols;
+    for (int c = 0; c < a.C; ++c)
+      for (int i = tid; i < n; i += nthreads) {
+        const float v = load_float(img + c * a.plane + static_cast<int64_t>(r0 + i / ncols) * a.w + c0 + i % ncols);
+        bad |= !(v - v == 0.f);  // NaN or inf
+      }
+  }
+  const int halo_n = a.halo_w * a.halo_h;
+  for (int p = tid; p < halo_n; p += nthreads) {
+    const int gy = ty0 - a.k + p / a.halo_w, gx = tx0 - a.k + p % a.halo_w;
+    if (gy < 0 || gy >= a.H || gx < 0 || gx >= a.W) continue;  // the window phase never reads outside the image
+    float v[CMAX] = {};  // entries >= C stay unused
+    if (a.resample) {
+      const Lerp ly = lerp_at(gy, a.scale_y, a.h), lx = lerp_at(gx, a.scale_x, a.w);
+      // 32-bit offsets within a plane (make_tile_args checks h * w < 2^31): fewer registers per pixel
+      const int o00 = ly.i0 * a.w + lx.i0, o01 = ly.i0 * a.w + lx.i1, o10 = ly.i1 * a.w + lx.i0, o11 = ly.i1 * a.w + lx.i1;
+DW_UNROLL
+      for (int c = 0; c < CMAX; ++c) {
+        if (c < a.C) {
+          const scalar_t* pc = img + c * a.plane;
+          v[c] = bilerp(load_float(pc + o00), load_float(pc + o01), load_float(pc + o10), load_float(pc + o11), ly, lx);
+        }
+      }
+    } else {
+      const int o = gy * a.w + gx;
+DW_UNROLL
+      for (int c = 0; c < CMAX; ++c)
+        if (c < a.C) v[c] = load_float(img + c * a.plane + o);
+    }
+    // Strict '>' keeps the first of tied classes, like torch.argmax. A NaN at class 0 makes mx NaN; elsewhere it
+    // makes the entropy NaN; -inf shows in mn, +inf in mx: all are caught below without a separate pass.
+    float mx = v[0], mn = v[0];
+    int arg = 0;
+DW_UNROLL
+    for (int c = 1; c < CMAX; ++c) {
+      if (c < a.C) {
+        if (v[c] > mx) {
+          mx = v[c];
+          arg = c;
+        }
+        mn = v[c] < mn ? v[c] : mn;
+      }
+    }
+    float sum = 0.f;
+DW_UNROLL
+    for (int c = 0; c < CMAX; ++c) {
+      if (c < a.C) {
+        v[c] = fast_exp(v[c] - mx);
+        sum += v[c];
+      }
+    }
+    const float inv_sum = 1.f / sum;
+    float ent = 0.f;
+DW_UNROLL
+    for (int c = 0; c < CMAX; ++c)
+      if (c < a.C) ent += entropy_term(v[c] * inv_sum);
+    bad |= !(mx <= FLT_MAX && mn >= -FLT_MAX && ent == ent);
+    s_cls[p] = arg;
+    s_we[p] = (cw ? cw[arg] : 1.f) * (ent * a.inv_log_c);
+  }
+  return bad;
+}
+
+// Phase 2 for thread `tid` of `nthreads`: impurity, uncertainty and score of its output pixels of the tile.
+// `g` holds the (2k+1)^2 window weights; `bad` (any thread's phase-1 result) marks the tile's first pixel NaN.
+DW_HD void tile_window_phase(const TileArgs& a, const float* g, const int* s_cls, const float* s_we,
+                             const bool* labeled, int64_t image_offset, int tx0, int ty0, int tid, int nthreads,
+                             bool bad, float* score, float* impurity, float* uncertainty) {
+  const int k = a.k, side = 2 * k + 1;
+  for (int q = tid; q < a.tile_w * a.tile_h; q += nthreads) {
+    const int y = ty0 + q / a.tile_w, x = tx0 + q % a.tile_w;
+    if (y >= a.H || x >= a.W) continue;
+    const int ya = y - k < 0 ? 0 : y - k, yb = y + k > a.H - 1 ? a.H - 1 : y + k;
+    const int xa = x - k < 0 ? 0 : x - k, xb = x + k > a.W - 1 ? a.W - 1 : x + k;
+    // halo index of (yy, xx) = (yy - ty0 + k) * halo_w + (xx - tx0 + k); window weight index likewise
+    const int hx = xa - tx0 + k, gx = xa - x + k;
+    float n = 0.f, swe = 0.f;
+    for (int yy = ya; yy <= yb; ++yy) {
+      const int hrow = (yy - ty0 + k) * a.halo_w + hx, grow = (yy - y + k) * side + gx;
+      for (int i = 0; i <= xb - xa; ++i) {
+        const float gw = g[grow + i];
+        n += gw;
+        swe += gw * s_we[hrow + i];
+      }
+    }
+    uint64_t seen = 0;
+    float imp = 0.f;
+    for (int yy = ya; yy <= yb; ++yy) {
+      for (int xx = xa; xx <= xb; ++xx) {
+        const int cls = s_cls[(yy - ty0 + k) * a.halo_w + (xx - tx0 + k)];
+        const uint64_t bit = uint64_t{1} << cls;
+        if (seen & bit) continue;
+        seen |= bit;
+        float share = 0.f;  // summed from the class's first cell on, in row-major order like window_stats
+        for (int y2 = yy, x2 = xx; y2 <= yb; ++y2, x2 = xa) {
+          const int hrow = (y2 - ty0 + k) * a.halo_w - tx0 + k, grow = (y2 - y + k) * side - x + k;
+          for (; x2 <= xb; ++x2)
+            if (s_cls[hrow + x2] == cls) share += g[grow + x2];
+        }
+        imp += entropy_term(share / n);
+      }
+    }
+    imp *= a.inv_log_c;
+    if (bad && q == 0) imp = NAN;
+    const float unc = swe / n;
+    const int64_t o = image_offset + static_cast<int64_t>(y) * a.W + x;
+    impurity[o] = imp;
+    uncertainty[o] = unc;
+    score[o] = (labeled && labeled[o]) ? -INFINITY : imp * unc;
+  }
+}
+
+}  // namespace dwaca
