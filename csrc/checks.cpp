@@ -16,9 +16,9 @@ std::vector<float> window_weights(int64_t k, double sigma) {
   return g;
 }
 
-void check_region_score_args(const at::Tensor& logits, const std::optional<at::Tensor>& class_weights,
-                             const std::optional<at::Tensor>& labeled, int64_t radius, double sigma, int64_t out_h,
-                             int64_t out_w) {
+RegionScoreCall prepare_region_score(const at::Tensor& logits, const std::optional<at::Tensor>& class_weights,
+                                     const std::optional<at::Tensor>& labeled, int64_t radius, double sigma,
+                                     int64_t out_h, int64_t out_w) {
   TORCH_CHECK(logits.dim() == 4, "logits must be 4-D (B, C, h, w), got ", logits.dim(), "-D");
   TORCH_CHECK(logits.scalar_type() == at::kFloat || logits.scalar_type() == at::kHalf ||
                   logits.scalar_type() == at::kBFloat16,
@@ -42,6 +42,16 @@ void check_region_score_args(const at::Tensor& logits, const std::optional<at::T
                 "labeled must have shape (", logits.size(0), ", ", out_h, ", ", out_w, "), got ", l.sizes());
     TORCH_CHECK(l.device() == logits.device(), "labeled must be on ", logits.device(), ", got ", l.device());
   }
+  RegionScoreCall call;
+  call.logits = logits.contiguous();
+  if (class_weights.has_value()) call.class_weights = class_weights->contiguous();
+  if (labeled.has_value()) call.labeled = labeled->contiguous();
+  const auto opts = logits.options().dtype(at::kFloat);
+  const std::vector<int64_t> shape{logits.size(0), out_h, out_w};
+  call.score = at::empty(shape, opts);
+  call.impurity = at::empty(shape, opts);
+  call.uncertainty = at::empty(shape, opts);
+  return call;
 }
 
 void check_select_regions_args(const at::Tensor& score, at::IntArrayRef num_regions, int64_t radius,
@@ -54,13 +64,6 @@ void check_select_regions_args(const at::Tensor& score, at::IntArrayRef num_regi
   TORCH_CHECK(radius >= 0, "radius must be >= 0, got ", radius);
   TORCH_CHECK(exclusion_radius >= 0, "exclusion_radius must be >= 0, got ", exclusion_radius);
   TORCH_CHECK(score.size(1) * score.size(2) < (int64_t{1} << 31), "score images must have fewer than 2^31 pixels");
-}
-
-std::tuple<at::Tensor, at::Tensor, at::Tensor> region_score_outputs(const at::Tensor& logits, int64_t out_h,
-                                                                    int64_t out_w) {
-  const auto opts = logits.options().dtype(at::kFloat);
-  const std::vector<int64_t> shape{logits.size(0), out_h, out_w};
-  return {at::empty(shape, opts), at::empty(shape, opts), at::empty(shape, opts)};
 }
 
 int64_t max_or_zero(at::IntArrayRef v) {

@@ -17,16 +17,23 @@ namespace dwaca {
 // (2k+1)^2 window weights, row-major: exp(-(dy^2 + dx^2) / (2 sigma^2)), or all ones when sigma == 0.
 std::vector<float> window_weights(int64_t k, double sigma);
 
-void check_region_score_args(const at::Tensor& logits, const std::optional<at::Tensor>& class_weights,
-                             const std::optional<at::Tensor>& labeled, int64_t radius, double sigma, int64_t out_h,
-                             int64_t out_w);
+// One region_score call: its inputs checked and made contiguous, and its three freshly allocated
+// (B, out_h, out_w) float32 outputs on the logits' device.
+struct RegionScoreCall {
+  at::Tensor logits, class_weights, labeled;  // class_weights, labeled: undefined when not given
+  at::Tensor score, impurity, uncertainty;
+
+  const float* class_weights_ptr() const { return class_weights.defined() ? class_weights.data_ptr<float>() : nullptr; }
+  const bool* labeled_ptr() const { return labeled.defined() ? labeled.data_ptr<bool>() : nullptr; }
+  std::tuple<at::Tensor, at::Tensor, at::Tensor> outputs() const { return {score, impurity, uncertainty}; }
+};
+
+RegionScoreCall prepare_region_score(const at::Tensor& logits, const std::optional<at::Tensor>& class_weights,
+                                     const std::optional<at::Tensor>& labeled, int64_t radius, double sigma,
+                                     int64_t out_h, int64_t out_w);
 
 void check_select_regions_args(const at::Tensor& score, at::IntArrayRef num_regions, int64_t radius,
                                int64_t exclusion_radius);
-
-// region_score's three (B, out_h, out_w) float32 outputs (score, impurity, uncertainty) on the logits' device.
-std::tuple<at::Tensor, at::Tensor, at::Tensor> region_score_outputs(const at::Tensor& logits, int64_t out_h,
-                                                                    int64_t out_w);
 
 int64_t max_or_zero(at::IntArrayRef v);
 

@@ -10,6 +10,7 @@
 //      histogram is never materialised: a 64-bit mask of the classes already met finds each class's first cell,
 //      and its share is summed from there on, in the same order as window_stats, so the result is the same float.
 #pragma once
+#include <c10/util/ArrayRef.h>
 #include <c10/util/Exception.h>
 
 #include <cfloat>
@@ -49,11 +50,15 @@ inline bool lerp_covers_input(int in, int out) {
 
 // Output tile 32 pixels wide (one warp per output row in the window phase) and as tall as fits a halo of about a
 // multiple of kTileThreads pixels, at least max(16, 2k) rows, so the halo overhead stays small: (32+2)x30 for k = 1.
-inline TileArgs make_tile_args(int C, int h, int w, int H, int W, int k) {
-  TORCH_CHECK(static_cast<int64_t>(h) * w < (int64_t{1} << 31), "logits must have fewer than 2^31 pixels per plane, got ",
-              h, "x", w);
+// `logits_sizes`: (B, C, h, w), already checked by prepare_region_score.
+inline TileArgs make_tile_args(c10::IntArrayRef logits_sizes, int64_t out_h, int64_t out_w, int64_t radius) {
+  const int64_t C = logits_sizes[1], h = logits_sizes[2], w = logits_sizes[3];
+  TORCH_CHECK(C <= kTileMaxClasses, "region_score_candidate takes at most ", kTileMaxClasses, " classes, got ", C);
+  TORCH_CHECK(h * w < (int64_t{1} << 31), "logits must have fewer than 2^31 pixels per plane, got ", h, "x", w);
   TileArgs a;
-  a.C = C, a.h = h, a.w = w, a.H = H, a.W = W, a.k = k;
+  a.C = static_cast<int>(C), a.h = static_cast<int>(h), a.w = static_cast<int>(w);
+  a.H = static_cast<int>(out_h), a.W = static_cast<int>(out_w), a.k = static_cast<int>(radius);
+  const int k = a.k;
   a.tile_w = 32;
   a.halo_w = a.tile_w + 2 * k;
   const int min_rows = 2 * k + (2 * k > 16 ? 2 * k : 16);
@@ -61,11 +66,11 @@ inline TileArgs make_tile_args(int C, int h, int w, int H, int W, int k) {
   while (rounds * kTileThreads / a.halo_w < min_rows) ++rounds;
   a.halo_h = rounds * kTileThreads / a.halo_w;
   a.tile_h = a.halo_h - 2 * k;
-  a.plane = static_cast<int64_t>(h) * w;
-  a.resample = h != H || w != W;
-  a.scan_input = !(lerp_covers_input(h, H) && lerp_covers_input(w, W));
-  a.scale_y = align_corners_scale(h, H);
-  a.scale_x = align_corners_scale(w, W);
+  a.plane = h * w;
+  a.resample = a.h != a.H || a.w != a.W;
+  a.scan_input = !(lerp_covers_input(a.h, a.H) && lerp_covers_input(a.w, a.W));
+  a.scale_y = align_corners_scale(a.h, a.H);
+  a.scale_x = align_corners_scale(a.w, a.W);
   a.inv_log_c = static_cast<float>(1.0 / std::log(static_cast<double>(C)));
   return a;
 }

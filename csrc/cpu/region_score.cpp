@@ -107,8 +107,8 @@ bool all_finite_rows(const scalar_t* img, const Geometry& G, int r0, int r1) {
 
 template <typename scalar_t>
 void region_score_impl(const at::Tensor& logits, const float* cw, const bool* labeled, const std::vector<float>& g,
-                       const FlatShares* flat, const Geometry& G, at::Tensor& score, at::Tensor& impurity,
-                       at::Tensor& uncertainty) {
+                       const FlatShares* flat, const Geometry& G, const at::Tensor& score, const at::Tensor& impurity,
+                       const at::Tensor& uncertainty) {
   const int64_t B = logits.size(0);
   const int H = G.H, W = G.W, k = G.k;
   const int nbands = (H + kBandRows - 1) / kBandRows;
@@ -178,20 +178,13 @@ void region_score_impl(const at::Tensor& logits, const float* cw, const bool* la
 
 }  // namespace
 
-std::tuple<at::Tensor, at::Tensor, at::Tensor> region_score_cpu(const at::Tensor& logits_in,
+std::tuple<at::Tensor, at::Tensor, at::Tensor> region_score_cpu(const at::Tensor& logits,
                                                                  const std::optional<at::Tensor>& class_weights,
-                                                                 const std::optional<at::Tensor>& labeled_in,
+                                                                 const std::optional<at::Tensor>& labeled,
                                                                  int64_t radius, double sigma, int64_t out_h,
                                                                  int64_t out_w) {
-  check_region_score_args(logits_in, class_weights, labeled_in, radius, sigma, out_h, out_w);
-  const at::Tensor logits = logits_in.contiguous();
-  const int64_t B = logits.size(0);
-  at::Tensor score, impurity, uncertainty;
-  std::tie(score, impurity, uncertainty) = region_score_outputs(logits, out_h, out_w);
-  if (B == 0) return {score, impurity, uncertainty};
-  at::Tensor cw, labeled;
-  if (class_weights.has_value()) cw = class_weights->contiguous();
-  if (labeled_in.has_value()) labeled = labeled_in->contiguous();
+  const RegionScoreCall call = prepare_region_score(logits, class_weights, labeled, radius, sigma, out_h, out_w);
+  if (logits.size(0) == 0) return call.outputs();
 
   Geometry G;
   G.C = static_cast<int>(logits.size(1));
@@ -211,12 +204,10 @@ std::tuple<at::Tensor, at::Tensor, at::Tensor> region_score_cpu(const at::Tensor
   std::optional<FlatShares> flat;  // its table has ((2k+1)^2 + 1)^2 entries: small windows only
   if (sigma == 0 && radius <= 4) flat.emplace(static_cast<int>(radius));
   DWACA_DISPATCH_LOGITS(logits.scalar_type(), "region_score_cpu", [&] {
-    region_score_impl<scalar_t>(logits, cw.defined() ? cw.data_ptr<float>() : nullptr,
-                                labeled.defined() ? labeled.data_ptr<bool>() : nullptr, g, flat ? &*flat : nullptr, G,
-                                score, impurity,
-                                uncertainty);
+    region_score_impl<scalar_t>(call.logits, call.class_weights_ptr(), call.labeled_ptr(), g, flat ? &*flat : nullptr,
+                                G, call.score, call.impurity, call.uncertainty);
   });
-  return {score, impurity, uncertainty};
+  return call.outputs();
 }
 
 TORCH_LIBRARY_IMPL(dwaca, CPU, m) { m.impl("region_score", &region_score_cpu); }

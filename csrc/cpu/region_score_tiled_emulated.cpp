@@ -14,29 +14,20 @@ namespace dwaca {
 namespace {
 
 std::tuple<at::Tensor, at::Tensor, at::Tensor> region_score_tiled_emulated(
-    const at::Tensor& logits_in, const std::optional<at::Tensor>& class_weights,
-    const std::optional<at::Tensor>& labeled_in, int64_t radius, double sigma, int64_t out_h, int64_t out_w) {
-  check_region_score_args(logits_in, class_weights, labeled_in, radius, sigma, out_h, out_w);
-  TORCH_CHECK(logits_in.size(1) <= kTileMaxClasses, "region_score_candidate takes at most ", kTileMaxClasses,
-              " classes, got ", logits_in.size(1));
-  const at::Tensor logits = logits_in.contiguous();
+    const at::Tensor& logits, const std::optional<at::Tensor>& class_weights, const std::optional<at::Tensor>& labeled,
+    int64_t radius, double sigma, int64_t out_h, int64_t out_w) {
+  const RegionScoreCall call = prepare_region_score(logits, class_weights, labeled, radius, sigma, out_h, out_w);
+  const TileArgs a = make_tile_args(logits.sizes(), out_h, out_w, radius);
   const int64_t B = logits.size(0);
-  at::Tensor score, impurity, uncertainty;
-  std::tie(score, impurity, uncertainty) = region_score_outputs(logits, out_h, out_w);
-  if (B == 0) return {score, impurity, uncertainty};
-  const at::Tensor cw = class_weights.has_value() ? class_weights->contiguous() : at::Tensor();
-  const at::Tensor labeled = labeled_in.has_value() ? labeled_in->contiguous() : at::Tensor();
-
-  const TileArgs a = make_tile_args(static_cast<int>(logits.size(1)), static_cast<int>(logits.size(2)),
-                                    static_cast<int>(logits.size(3)), static_cast<int>(out_h),
-                                    static_cast<int>(out_w), static_cast<int>(radius));
+  if (B == 0) return call.outputs();
   const std::vector<float> g = window_weights(radius, sigma);
   const int64_t grid_x = (a.W + a.tile_w - 1) / a.tile_w, grid_y = (a.H + a.tile_h - 1) / a.tile_h;
-  const float* cw_ptr = cw.defined() ? cw.data_ptr<float>() : nullptr;
-  const bool* labeled_ptr = labeled.defined() ? labeled.data_ptr<bool>() : nullptr;
-  float *s_out = score.data_ptr<float>(), *i_out = impurity.data_ptr<float>(), *u_out = uncertainty.data_ptr<float>();
+  const float* cw_ptr = call.class_weights_ptr();
+  const bool* labeled_ptr = call.labeled_ptr();
+  float *s_out = call.score.data_ptr<float>(), *i_out = call.impurity.data_ptr<float>(),
+        *u_out = call.uncertainty.data_ptr<float>();
   DWACA_DISPATCH_LOGITS(logits.scalar_type(), "region_score_tiled_emulated", [&] {
-    const scalar_t* x = logits.data_ptr<scalar_t>();
+    const scalar_t* x = call.logits.data_ptr<scalar_t>();
     dispatch_class_capacity(a.C, [&](auto capacity) {
       constexpr int CMAX = decltype(capacity)::value;
       at::parallel_for(0, B * grid_y * grid_x, 1, [&](int64_t begin, int64_t end) {
@@ -58,7 +49,7 @@ std::tuple<at::Tensor, at::Tensor, at::Tensor> region_score_tiled_emulated(
       });
     });
   });
-  return {score, impurity, uncertainty};
+  return call.outputs();
 }
 
 }  // namespace

@@ -123,22 +123,16 @@ __global__ void region_score_kernel(const scalar_t* __restrict__ logits, const f
 
 }  // namespace
 
-std::tuple<at::Tensor, at::Tensor, at::Tensor> region_score_cuda(const at::Tensor& logits_in,
+std::tuple<at::Tensor, at::Tensor, at::Tensor> region_score_cuda(const at::Tensor& logits,
                                                                   const std::optional<at::Tensor>& class_weights,
-                                                                  const std::optional<at::Tensor>& labeled_in,
+                                                                  const std::optional<at::Tensor>& labeled,
                                                                   int64_t radius, double sigma, int64_t out_h,
                                                                   int64_t out_w) {
-  check_region_score_args(logits_in, class_weights, labeled_in, radius, sigma, out_h, out_w);
-  const c10::cuda::CUDAGuard guard(logits_in.device());
-  const at::Tensor logits = logits_in.contiguous();
+  const c10::cuda::CUDAGuard guard(logits.device());
+  const RegionScoreCall call = prepare_region_score(logits, class_weights, labeled, radius, sigma, out_h, out_w);
   const int64_t B = logits.size(0);
-  at::Tensor score, impurity, uncertainty;
-  std::tie(score, impurity, uncertainty) = region_score_outputs(logits, out_h, out_w);
-  if (B == 0) return {score, impurity, uncertainty};
+  if (B == 0) return call.outputs();
   TORCH_CHECK(B <= 65535, "region_score on CUDA takes at most 65535 images per call, got ", B);
-  at::Tensor cw, labeled;
-  if (class_weights.has_value()) cw = class_weights->contiguous();
-  if (labeled_in.has_value()) labeled = labeled_in->contiguous();
 
   Params P;
   P.C = static_cast<int>(logits.size(1));
@@ -165,13 +159,12 @@ std::tuple<at::Tensor, at::Tensor, at::Tensor> region_score_cuda(const at::Tenso
   DWACA_DISPATCH_LOGITS(logits.scalar_type(), "region_score_cuda", [&] {
     auto kernel = region_score_kernel<scalar_t>;
     C10_CUDA_CHECK(cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, static_cast<int>(smem)));
-    kernel<<<grid, threads, smem, stream>>>(logits.data_ptr<scalar_t>(), cw.defined() ? cw.data_ptr<float>() : nullptr,
-                                            labeled.defined() ? labeled.data_ptr<bool>() : nullptr,
-                                            score.data_ptr<float>(), impurity.data_ptr<float>(),
-                                            uncertainty.data_ptr<float>(), P);
+    kernel<<<grid, threads, smem, stream>>>(call.logits.data_ptr<scalar_t>(), call.class_weights_ptr(),
+                                            call.labeled_ptr(), call.score.data_ptr<float>(),
+                                            call.impurity.data_ptr<float>(), call.uncertainty.data_ptr<float>(), P);
     C10_CUDA_KERNEL_LAUNCH_CHECK();
   });
-  return {score, impurity, uncertainty};
+  return call.outputs();
 }
 
 TORCH_LIBRARY_IMPL(dwaca, CUDA, m) { m.impl("region_score", &region_score_cuda); }

@@ -35,27 +35,17 @@ __global__ void __launch_bounds__(kTileThreads, CMAX <= 19 ? 4 : 2)
                     any_bad, score, impurity, uncertainty);
 }
 
-std::tuple<at::Tensor, at::Tensor, at::Tensor> region_score_tiled_cuda(const at::Tensor& logits_in,
+std::tuple<at::Tensor, at::Tensor, at::Tensor> region_score_tiled_cuda(const at::Tensor& logits,
                                                                         const std::optional<at::Tensor>& class_weights,
-                                                                        const std::optional<at::Tensor>& labeled_in,
+                                                                        const std::optional<at::Tensor>& labeled,
                                                                         int64_t radius, double sigma, int64_t out_h,
                                                                         int64_t out_w) {
-  check_region_score_args(logits_in, class_weights, labeled_in, radius, sigma, out_h, out_w);
-  TORCH_CHECK(logits_in.size(1) <= kTileMaxClasses, "region_score_candidate takes at most ", kTileMaxClasses,
-              " classes, got ", logits_in.size(1));
-  const c10::cuda::CUDAGuard guard(logits_in.device());
-  const at::Tensor logits = logits_in.contiguous();
+  const c10::cuda::CUDAGuard guard(logits.device());
+  const RegionScoreCall call = prepare_region_score(logits, class_weights, labeled, radius, sigma, out_h, out_w);
+  const TileArgs a = make_tile_args(logits.sizes(), out_h, out_w, radius);
   const int64_t B = logits.size(0);
-  at::Tensor score, impurity, uncertainty;
-  std::tie(score, impurity, uncertainty) = region_score_outputs(logits, out_h, out_w);
-  if (B == 0) return {score, impurity, uncertainty};
+  if (B == 0) return call.outputs();
   TORCH_CHECK(B <= 65535, "region_score on CUDA takes at most 65535 images per call, got ", B);
-  const at::Tensor cw = class_weights.has_value() ? class_weights->contiguous() : at::Tensor();
-  const at::Tensor labeled = labeled_in.has_value() ? labeled_in->contiguous() : at::Tensor();
-
-  const TileArgs a = make_tile_args(static_cast<int>(logits.size(1)), static_cast<int>(logits.size(2)),
-                                    static_cast<int>(logits.size(3)), static_cast<int>(out_h),
-                                    static_cast<int>(out_w), static_cast<int>(radius));
   const int side = 2 * a.k + 1;
   const size_t smem = sizeof(float) * (side * side + 2 * static_cast<size_t>(a.halo_w) * a.halo_h);
   const dim3 grid((a.W + a.tile_w - 1) / a.tile_w, (a.H + a.tile_h - 1) / a.tile_h, static_cast<unsigned>(B));
@@ -66,13 +56,12 @@ std::tuple<at::Tensor, at::Tensor, at::Tensor> region_score_tiled_cuda(const at:
       auto kernel = region_score_tiled_kernel<scalar_t, decltype(capacity)::value>;
       C10_CUDA_CHECK(cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, static_cast<int>(smem)));
       kernel<<<grid, kTileThreads, smem, stream>>>(
-          logits.data_ptr<scalar_t>(), cw.defined() ? cw.data_ptr<float>() : nullptr,
-          labeled.defined() ? labeled.data_ptr<bool>() : nullptr, score.data_ptr<float>(),
-          impurity.data_ptr<float>(), uncertainty.data_ptr<float>(), a, sigma);
+          call.logits.data_ptr<scalar_t>(), call.class_weights_ptr(), call.labeled_ptr(), call.score.data_ptr<float>(),
+          call.impurity.data_ptr<float>(), call.uncertainty.data_ptr<float>(), a, sigma);
       C10_CUDA_KERNEL_LAUNCH_CHECK();
     });
   });
-  return {score, impurity, uncertainty};
+  return call.outputs();
 }
 
 }  // namespace
