@@ -12,6 +12,7 @@ import argparse
 import json
 import os
 import platform
+import statistics
 import sys
 import time
 
@@ -35,11 +36,15 @@ def sync(device):
         torch.cuda.synchronize()
 
 
-def median_time(fn, device, min_run_time):
+def median_time(fn, device, min_run_time, min_runs=3):
+    """Median of at least `min_runs` timed runs (a slow function fills the time budget with one run)."""
     fn()
     sync(device)
     t = benchmark.Timer(stmt="fn(); sync(device)", globals=dict(fn=fn, sync=sync, device=device))
-    return t.blocked_autorange(min_run_time=min_run_time).median
+    times = list(t.blocked_autorange(min_run_time=min_run_time).times)
+    while len(times) < min_runs:
+        times.append(t.timeit(1).median)
+    return statistics.median(times)
 
 
 def copy_bandwidth(device):
