@@ -93,8 +93,8 @@ DW_HD float load_float(const scalar_t* p) {
 // Phase 1 for thread `tid` of `nthreads`: class (s_cls) and weighted entropy (s_we) of its halo pixels; returns
 // whether it met a NaN or inf logit. `img` is this image's (C, h, w) logits, (tx0, ty0) the tile's origin.
 template <typename scalar_t, int CMAX>
-DW_HD bool tile_pixel_phase(const TileArgs& a, const scalar_t* img, const float* cw, int tx0, int ty0, int tid,
-                            int nthreads, int* s_cls, float* s_we) {
+DW_HD bool tile_pixel_phase(const TileArgs& a, const scalar_t* __restrict__ img, const float* __restrict__ cw, int tx0,
+                            int ty0, int tid, int nthreads, int* __restrict__ s_cls, float* __restrict__ s_we) {
   bool bad = false;
   if (a.scan_input) {  // this tile's share of the input (see owned_input); covers logits no output pixel reads
     const int r0 = owned_input(ty0, a.H, a.h), r1 = owned_input(ty0 + a.tile_h < a.H ? ty0 + a.tile_h : a.H, a.H, a.h);
@@ -164,9 +164,10 @@ DW_UNROLL
 
 // Phase 2 for thread `tid` of `nthreads`: impurity, uncertainty and score of its output pixels of the tile.
 // `g` holds the (2k+1)^2 window weights; `bad` (any thread's phase-1 result) marks the tile's first pixel NaN.
-DW_HD void tile_window_phase(const TileArgs& a, const float* g, const int* s_cls, const float* s_we,
-                             const bool* labeled, int64_t image_offset, int tx0, int ty0, int tid, int nthreads,
-                             bool bad, float* score, float* impurity, float* uncertainty) {
+DW_HD void tile_window_phase(const TileArgs& a, const float* __restrict__ g, const int* __restrict__ s_cls,
+                             const float* __restrict__ s_we, const bool* __restrict__ labeled, int64_t image_offset,
+                             int tx0, int ty0, int tid, int nthreads, bool bad, float* __restrict__ score,
+                             float* __restrict__ impurity, float* __restrict__ uncertainty) {
   const int k = a.k, side = 2 * k + 1;
   for (int q = tid; q < a.tile_w * a.tile_h; q += nthreads) {
     const int y = ty0 + q / a.tile_w, x = tx0 + q % a.tile_w;
