@@ -69,7 +69,7 @@ def peak_extra_bytes(fn, device):
     return peak
 
 
-def run_case(key, device, batch, bw, quick, skip_reference):
+def run_case(key, device, batch, bw, quick, skip_reference, failures):
     name, _, C, (h, w), (H, W), regions = CASES[key]
     gen = torch.Generator().manual_seed(0)
     logits = (torch.randn(batch, C, h, w, generator=gen) * 3).to(device)
@@ -97,11 +97,16 @@ def run_case(key, device, batch, bw, quick, skip_reference):
             return ops.region_score_candidate(logits, radius=1, class_weights=cw, out_size=out_size)
 
         err = max((a - b).abs().max().item() for a, b in zip(score_candidate(), score_ext()))
-        assert err <= 1e-5, f"region_score_candidate differs from region_score by {err}"
-        t_cand = median_time(score_candidate, device, budget)
-        rows.append(dict(case=name, op="region_score_candidate", device=device, batch=batch, ext_s=t_cand / batch,
-                         ref_s=None if t_ref is None else t_ref / batch, floor_s=floor / batch,
-                         peak_extra_bytes=peak_extra_bytes(score_candidate, device), output_bytes=outputs))
+        if err <= 1e-5:
+            t_cand = median_time(score_candidate, device, budget)
+            rows.append(dict(case=name, op="region_score_candidate", device=device, batch=batch,
+                             ext_s=t_cand / batch, ref_s=None if t_ref is None else t_ref / batch,
+                             floor_s=floor / batch, peak_extra_bytes=peak_extra_bytes(score_candidate, device),
+                             output_bytes=outputs))
+        else:  # reported, not timed; the other rows still matter
+            print(f"region_score_candidate differs from region_score by {err} ({name}, B={batch}): not timed",
+                  file=sys.stderr)
+            failures.append(f"candidate differs by {err} ({name}, B={batch})")
 
     score = score_ext().score
     t_sel = median_time(lambda: ops.select_regions(score, regions, radius=1), device, budget)
@@ -150,7 +155,7 @@ def main(argv=None):
     devices = ["cpu"] + (["cuda"] if torch.cuda.is_available() else [])
     if args.device != "all":
         devices = [args.device]
-    rows, machine = [], {}
+    rows, machine, failures = [], {}, []
     for device in devices:
         bw = copy_bandwidth(device)
         machine[device] = dict(copy_bandwidth_GBps=bw / 1e9,
@@ -161,11 +166,11 @@ def main(argv=None):
             batches = [1, 8] if device == "cuda" else [1]
             for batch in batches:
                 # the reference at batch 8 and Cityscapes size needs ~10 GB of temporaries: batch 1 only
-                rows += run_case(key, device, batch, bw, args.quick, skip_reference=batch > 1)
+                rows += run_case(key, device, batch, bw, args.quick, batch > 1, failures)
     print(table(rows))
     result = dict(rows=rows, machine=machine, torch=torch.__version__, extension=build_info(),
                   python=sys.version.split()[0], cpu_count=os.cpu_count(),
-                  date=time.strftime("%Y-%m-%d"))
+                  date=time.strftime("%Y-%m-%d"), failures=failures)
     print(json.dumps(machine, indent=1))
     if args.json:
         with open(args.json, "w") as f:
@@ -174,4 +179,4 @@ def main(argv=None):
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(1 if main()["failures"] else 0)
