@@ -98,6 +98,29 @@ DW_HD float entropy_term(float p) { return -p * fast_log(p + kEps); }
 // checked exactly once whatever the resampling.
 DW_HD int owned_input(int64_t y, int64_t H, int64_t h) { return static_cast<int>(y * h / H); }
 
+template <typename scalar_t>
+DW_HD float load_float(const scalar_t* p) {
+  return static_cast<float>(*p);
+}
+
+// Whether the logits (C, h, w) owned by the output rectangle [y0, y1) x [x0, x1) of an H x W output (see
+// owned_input) hold a NaN or an inf. Thread `tid` of `nthreads` checks its share; the caller ORs the answers.
+template <typename scalar_t>
+DW_HD bool owned_input_nonfinite(const scalar_t* img, int C, int h, int w, int H, int W, int y0, int y1, int x0,
+                                 int x1, int tid, int nthreads) {
+  const int r0 = owned_input(y0, H, h), r1 = owned_input(y1, H, h);
+  const int c0 = owned_input(x0, W, w), c1 = owned_input(x1, W, w);
+  const int ncols = c1 - c0, n = (r1 - r0) * ncols;
+  const int64_t plane = static_cast<int64_t>(h) * w;
+  bool bad = false;
+  for (int c = 0; c < C; ++c)
+    for (int i = tid; i < n; i += nthreads) {
+      const float v = load_float(img + c * plane + static_cast<int64_t>(r0 + i / ncols) * w + c0 + i % ncols);
+      bad |= !(v - v == 0.f);  // NaN or inf
+    }
+  return bad;
+}
+
 // Neighbourhood statistics of output pixel (y, x) from per-pixel class and weighted entropy.
 //   cls(yy, xx) -> int class, we(yy, xx) -> float, for in-image pixels only
 //   g: (2k+1)^2 window weights, 1 everywhere for the flat published window

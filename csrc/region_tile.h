@@ -85,27 +85,15 @@ void dispatch_class_capacity(int C, F&& f) {
   return f(std::integral_constant<int, 64>{});
 }
 
-template <typename scalar_t>
-DW_HD float load_float(const scalar_t* p) {
-  return static_cast<float>(*p);
-}
-
 // Phase 1 for thread `tid` of `nthreads`: class (s_cls) and weighted entropy (s_we) of its halo pixels; returns
 // whether it met a NaN or inf logit. `img` is this image's (C, h, w) logits, (tx0, ty0) the tile's origin.
 template <typename scalar_t, int CMAX>
 DW_HD bool tile_pixel_phase(const TileArgs& a, const scalar_t* __restrict__ img, const float* __restrict__ cw, int tx0,
                             int ty0, int tid, int nthreads, int* __restrict__ s_cls, float* __restrict__ s_we) {
-  bool bad = false;
-  if (a.scan_input) {  // this tile's share of the input (see owned_input); covers logits no output pixel reads
-    const int r0 = owned_input(ty0, a.H, a.h), r1 = owned_input(ty0 + a.tile_h < a.H ? ty0 + a.tile_h : a.H, a.H, a.h);
-    const int c0 = owned_input(tx0, a.W, a.w), c1 = owned_input(tx0 + a.tile_w < a.W ? tx0 + a.tile_w : a.W, a.W, a.w);
-    const int ncols = c1 - c0, n = (r1 - r0) * ncols;
-    for (int c = 0; c < a.C; ++c)
-      for (int i = tid; i < n; i += nthreads) {
-        const float v = load_float(img + c * a.plane + static_cast<int64_t>(r0 + i / ncols) * a.w + c0 + i % ncols);
-        bad |= !(v - v == 0.f);  // NaN or inf
-      }
-  }
+  // this tile's share of the input, which covers logits no output pixel reads
+  bool bad = a.scan_input && owned_input_nonfinite(img, a.C, a.h, a.w, a.H, a.W, ty0,
+                                                   ty0 + a.tile_h < a.H ? ty0 + a.tile_h : a.H, tx0,
+                                                   tx0 + a.tile_w < a.W ? tx0 + a.tile_w : a.W, tid, nthreads);
   const int halo_n = a.halo_w * a.halo_h;
   for (int p = tid; p < halo_n; p += nthreads) {
     const int gy = ty0 - a.k + p / a.halo_w, gx = tx0 - a.k + p % a.halo_w;
@@ -114,7 +102,8 @@ DW_HD bool tile_pixel_phase(const TileArgs& a, const scalar_t* __restrict__ img,
     if (a.resample) {
       const Lerp ly = lerp_at(gy, a.scale_y, a.h), lx = lerp_at(gx, a.scale_x, a.w);
       // 32-bit offsets within a plane (make_tile_args checks h * w < 2^31): fewer registers per pixel
-      const int o00 = ly.i0 * a.w + lx.i0, o01 = ly.i0 * a.w + lx.i1, o10 = ly.i1 * a.w + lx.i0, o11 = ly.i1 * a.w + lx.i1;
+      const int o00 = ly.i0 * a.w + lx.i0, o01 = ly.i0 * a.w + lx.i1;
+      const int o10 = ly.i1 * a.w + lx.i0, o11 = ly.i1 * a.w + lx.i1;
 DW_UNROLL
       for (int c = 0; c < CMAX; ++c) {
         if (c < a.C) {

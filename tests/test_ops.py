@@ -312,7 +312,7 @@ def test_select_regions_bad_input(fn, score, n, kwargs, exc, match):
 
 
 def test_region_score_candidate_class_limit():
-    with pytest.raises(ValueError, match="at most 64 classes"):
+    with pytest.raises(ValueError, match="between 2 and 64 classes"):
         ops.region_score_candidate(torch.randn(1, 65, 4, 4))
     with pytest.raises(RuntimeError, match="at most 64 classes"):
         torch.ops.dwaca.region_score_candidate(torch.randn(1, 65, 4, 4), None, None, 1, 0.0, 4, 4)

@@ -24,11 +24,6 @@ struct Params {
   double sigma;
 };
 
-template <typename scalar_t>
-__device__ __forceinline__ float ld_float(const scalar_t* p) {
-  return static_cast<float>(p[0]);
-}
-
 // Shared memory layout: scratch[C][T] (logits, then exp, then the window histogram, one column per thread),
 // gw[(2k+1)^2], cls[halo], we[halo].
 template <typename scalar_t>
@@ -52,16 +47,8 @@ __global__ void region_score_kernel(const scalar_t* __restrict__ logits, const f
   for (int i = tid; i < side * side; i += T) gw[i] = window_weight(i / side - k, i % side - k, P.sigma);
 
   // NaN/inf scan of the input rectangle this block owns (see owned_input), reported as a NaN impurity.
-  bool bad = false;
-  {
-    const int r0 = owned_input(ty0, P.H, P.h), r1 = owned_input(min(ty0 + P.tile_h, P.H), P.H, P.h);
-    const int c0 = owned_input(tx0, P.W, P.w), c1 = owned_input(min(tx0 + kTileW, P.W), P.W, P.w);
-    const int ncols = c1 - c0, n = (r1 - r0) * ncols;
-    for (int c = 0; c < P.C; ++c)
-      for (int i = tid; i < n; i += T)
-        bad |= !isfinite(ld_float(img + c * plane + static_cast<int64_t>(r0 + i / ncols) * P.w + c0 + i % ncols));
-  }
-  bad = __syncthreads_or(bad);
+  const bool bad = __syncthreads_or(owned_input_nonfinite(img, P.C, P.h, P.w, P.H, P.W, ty0, min(ty0 + P.tile_h, P.H),
+                                                         tx0, min(tx0 + kTileW, P.W), tid, T));
 
   float* col = scratch + tid;  // this thread's column: col[c * T]
   for (int p = tid; p < halo_n; p += T) {
@@ -81,8 +68,9 @@ __global__ void region_score_kernel(const scalar_t* __restrict__ logits, const f
     int arg = 0;
     for (int c = 0; c < P.C; ++c) {
       const scalar_t* pc = img + c * plane;
-      const float v = P.resample ? bilerp(ld_float(pc + o00), ld_float(pc + o01), ld_float(pc + o10), ld_float(pc + o11), ly, lx)
-                                 : ld_float(pc + o00);
+      const float v = P.resample ? bilerp(load_float(pc + o00), load_float(pc + o01), load_float(pc + o10),
+                                          load_float(pc + o11), ly, lx)
+                                 : load_float(pc + o00);
       col[c * T] = v;
       if (v > mx || c == 0) {  // strict: ties keep the first class, like torch.argmax
         mx = v;

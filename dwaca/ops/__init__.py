@@ -71,9 +71,7 @@ def region_score_candidate(logits, *, radius=1, class_weights=None, out_size=Non
 
 
 def _region_score_with(op, max_classes, logits, radius, class_weights, out_size, labeled, sigma):
-    B, C, H, W = logits_arg(logits, out_size)
-    if C > max_classes:
-        raise ValueError(f"logits must have at most {max_classes} classes (dim 1) for {op.__name__}, got {C}")
+    B, C, H, W = logits_arg(logits, out_size, max_classes)
     radius = int_arg("radius", radius, 0, MAX_RADIUS)
     sigma = sigma_arg(sigma)
     cw = class_weights_arg(class_weights, C, logits.device, check_values=False)

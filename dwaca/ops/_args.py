@@ -27,7 +27,7 @@ def sigma_arg(sigma):
     return float(sigma)
 
 
-def logits_arg(logits, out_size):
+def logits_arg(logits, out_size, max_classes=MAX_CLASSES):
     """Checks logits and out_size; returns (B, C, H, W) of the output."""
     if not isinstance(logits, torch.Tensor):
         raise TypeError(f"logits must be a torch.Tensor, got {type(logits).__name__}")
@@ -36,8 +36,8 @@ def logits_arg(logits, out_size):
     if logits.dim() != 4:
         raise ValueError(f"logits must be 4-D (B, C, h, w), got shape {tuple(logits.shape)}")
     B, C, h, w = logits.shape
-    if not 2 <= C <= MAX_CLASSES:
-        raise ValueError(f"logits must have between 2 and {MAX_CLASSES} classes (dim 1), got {C}")
+    if not 2 <= C <= max_classes:
+        raise ValueError(f"logits must have between 2 and {max_classes} classes (dim 1), got {C}")
     if h == 0 or w == 0:
         raise ValueError(f"logits must have non-empty spatial dims, got shape {tuple(logits.shape)}")
     if out_size is None:
