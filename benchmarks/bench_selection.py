@@ -1,6 +1,8 @@
 """Extension vs reference timings for region scoring and greedy selection, with the bytes-moved floor.
 
-On CUDA it also times ``region_score_candidate`` (the register-tiled kernel) next to ``region_score``.
+On CUDA it also times the candidate kernels next to the current ones: ``region_score_candidate`` (register-tiled)
+next to ``region_score`` and ``select_regions_candidate`` (shorter per-pick walk) next to ``select_regions``, plus
+the candidate sort that both selection walks start from.
 
     python benchmarks/bench_selection.py [--device cpu|cuda|all] [--json OUT.json] [--quick]
 
@@ -123,6 +125,22 @@ def run_case(key, device, batch, bw, quick, skip_reference, failures):
                      peak_extra_bytes=None, output_bytes=None))
     # exactness on the benchmark input itself
     a = ops.select_regions(score, regions, radius=1)
+    if device == "cuda":  # the candidate walk side by side; its picks must be the kernel's
+        cand = ops.select_regions_candidate(score, regions, radius=1)
+        if all(torch.equal(x, y) for x, y in zip(a, cand)):
+            t_cand = median_time(lambda: ops.select_regions_candidate(score, regions, radius=1), device, budget)
+            rows.append(dict(case=name, op=f"select_regions_candidate ({regions})", device=device, batch=batch,
+                             ext_s=t_cand / batch, ref_s=None if t_sel_ref is None else t_sel_ref / batch,
+                             floor_s=None, peak_extra_bytes=None, output_bytes=None))
+        else:
+            print(f"select_regions_candidate picks differ from select_regions ({name}, B={batch}): not timed",
+                  file=sys.stderr)
+            failures.append(f"select candidate differs ({name}, B={batch})")
+        # the sort both walks start from, alone: what is left of a call is the walk and the per-call overhead
+        flat = score.reshape(batch, -1)
+        t_sort = median_time(lambda: torch.sort(flat + 0.0, stable=True, dim=1, descending=True), device, budget)
+        rows.append(dict(case=name, op="  its candidate sort alone", device=device, batch=batch, ext_s=t_sort / batch,
+                         ref_s=None, floor_s=None, peak_extra_bytes=None, output_bytes=None))
     if not skip_reference:
         b = reference.select_regions(score, regions, radius=1)
         assert all(torch.equal(x, y) for x, y in zip(a, b)), "extension and reference picks differ"

@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # GPU check for a fresh CUDA machine with its own PyTorch and no network:
 #   benchmarks/gpu_check.sh OUTDIR
-# builds the extension for the visible GPU, runs the CUDA tests and the CUDA benchmark (region_score next to
-# region_score_candidate), then profiles both scoring kernels with Nsight Compute where ncu works. Writes
+# builds the extension for the visible GPU, runs the CUDA tests and the CUDA benchmark (each current kernel next to
+# its candidate: region_score_candidate, select_regions_candidate), then profiles the scoring kernels and the
+# selection walks with Nsight Compute where ncu works. Writes
 # env.txt, build.log, resources.log, tests.log, bench.log, bench.json and ncu.txt to OUTDIR. Exits non-zero if the
 # build, the tests or the benchmark fail.
 set -uo pipefail
@@ -32,12 +33,12 @@ $PY benchmarks/bench_selection.py --device cuda --json "$OUT/bench.json" 2>&1 | 
 bench_rc=${PIPESTATUS[0]}
 
 if command -v ncu >/dev/null; then
-  timeout 240 ncu --clock-control none --kernel-name regex:region_score --launch-count 2 \
+  timeout 240 ncu --clock-control none --kernel-name regex:"region_score|greedy" --launch-count 4 \
     --section SpeedOfLight --section Occupancy --section LaunchStats --section WarpStateStats \
     --section ComputeWorkloadAnalysis --section MemoryWorkloadAnalysis --section SchedulerStats \
-    $PY benchmarks/profile_region_score.py >"$OUT/ncu.txt" 2>&1
+    $PY benchmarks/profile_kernels.py >"$OUT/ncu.txt" 2>&1
   echo "ncu rc=$? (report in ncu.txt)"
-  grep -E "region_score|Duration|Compute \(SM\) Throughput|Memory Throughput|Achieved Occupancy|Registers Per" "$OUT/ncu.txt" | head -40
+  grep -E "region_score|greedy|Duration|Compute \(SM\) Throughput|Memory Throughput|Achieved Occupancy|Registers Per" "$OUT/ncu.txt" | head -60
 fi
 echo "tests rc=$tests_rc bench rc=$bench_rc"
 exit $(( tests_rc || bench_rc ))

@@ -2,6 +2,7 @@
 // ValueError/TypeError first; these TORCH_CHECKs guard direct torch.ops.dwaca calls.
 #include "checks.h"
 
+#include <algorithm>
 #include <cmath>
 
 #include "region_math.h"
@@ -54,8 +55,8 @@ RegionScoreCall prepare_region_score(const at::Tensor& logits, const std::option
   return call;
 }
 
-void check_select_regions_args(const at::Tensor& score, at::IntArrayRef num_regions, int64_t radius,
-                               int64_t exclusion_radius) {
+SelectRegionsCall prepare_select_regions(const at::Tensor& score, at::IntArrayRef num_regions, int64_t radius,
+                                         int64_t exclusion_radius) {
   TORCH_CHECK(score.dim() == 3, "score must be 3-D (B, H, W), got ", score.dim(), "-D");
   TORCH_CHECK(score.scalar_type() == at::kFloat, "score must be float32, got ", score.scalar_type());
   TORCH_CHECK(static_cast<int64_t>(num_regions.size()) == score.size(0), "num_regions must have one entry per image (",
@@ -64,12 +65,30 @@ void check_select_regions_args(const at::Tensor& score, at::IntArrayRef num_regi
   TORCH_CHECK(radius >= 0, "radius must be >= 0, got ", radius);
   TORCH_CHECK(exclusion_radius >= 0, "exclusion_radius must be >= 0, got ", exclusion_radius);
   TORCH_CHECK(score.size(1) * score.size(2) < (int64_t{1} << 31), "score images must have fewer than 2^31 pixels");
+  SelectRegionsCall call;
+  call.score = score.contiguous();
+  call.num_regions.assign(num_regions.begin(), num_regions.end());
+  call.B = score.size(0);
+  call.H = static_cast<int>(score.size(1));
+  call.W = static_cast<int>(score.size(2));
+  call.max_regions = 0;
+  for (int64_t n : num_regions) call.max_regions = n > call.max_regions ? n : call.max_regions;
+  // a window larger than the image marks the whole image
+  const int64_t side = std::max(call.H, call.W);
+  call.r = static_cast<int>(std::min(radius, side));
+  call.m = static_cast<int>(std::min(exclusion_radius, side));
+  const auto opts = score.options();
+  call.centers = at::full({call.B, call.max_regions, 2}, -1, opts.dtype(at::kLong));
+  call.selected = at::zeros({call.B, call.H, call.W}, opts.dtype(at::kBool));
+  call.excluded = at::zeros({call.B, call.H, call.W}, opts.dtype(at::kBool));
+  return call;
 }
 
-int64_t max_or_zero(at::IntArrayRef v) {
-  int64_t m = 0;
-  for (int64_t x : v) m = x > m ? x : m;
-  return m;
+std::tuple<at::Tensor, at::Tensor> sort_candidates(const at::Tensor& score) {
+  // Adding +0.0 turns -0.0 into +0.0: a radix sort orders them apart, the greedy definition ties them.
+  const at::Tensor flat = (score.reshape({score.size(0), score.size(1) * score.size(2)}) + 0.0).contiguous();
+  auto sorted = at::sort(flat, /*stable=*/true, /*dim=*/1, /*descending=*/true);
+  return {std::get<0>(sorted).contiguous(), std::get<1>(sorted).contiguous()};
 }
 
 }  // namespace dwaca

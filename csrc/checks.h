@@ -32,9 +32,23 @@ RegionScoreCall prepare_region_score(const at::Tensor& logits, const std::option
                                      const std::optional<at::Tensor>& labeled, int64_t radius, double sigma,
                                      int64_t out_h, int64_t out_w);
 
-void check_select_regions_args(const at::Tensor& score, at::IntArrayRef num_regions, int64_t radius,
-                               int64_t exclusion_radius);
+// One select_regions call: its arguments checked, the score made contiguous, and its outputs allocated on the
+// score's device (centers all -1, masks all false). r and m are the radii clamped to the image size.
+struct SelectRegionsCall {
+  at::Tensor score, centers, selected, excluded;
+  std::vector<int64_t> num_regions;
+  int64_t B, max_regions;
+  int H, W, r, m;
 
-int64_t max_or_zero(at::IntArrayRef v);
+  bool nothing_to_pick() const { return B == 0 || H == 0 || W == 0 || max_regions == 0; }
+  std::tuple<at::Tensor, at::Tensor, at::Tensor> outputs() const { return {centers, selected, excluded}; }
+};
+
+SelectRegionsCall prepare_select_regions(const at::Tensor& score, at::IntArrayRef num_regions, int64_t radius,
+                                         int64_t exclusion_radius);
+
+// Each image's scores sorted descending, equal scores in row-major order, as (values, pixel indices), both (B, H*W):
+// the order in which the greedy walk visits candidates.
+std::tuple<at::Tensor, at::Tensor> sort_candidates(const at::Tensor& score);
 
 }  // namespace dwaca

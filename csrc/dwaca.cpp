@@ -20,6 +20,11 @@ TORCH_LIBRARY(dwaca, m) {
       "int out_h, int out_w) -> (Tensor, Tensor, Tensor)");
   // score (B, H, W) float32 -> centers (B, max(num_regions), 2) int64, selected (B, H, W) bool, excluded (B, H, W) bool.
   m.def("select_regions(Tensor score, int[] num_regions, int radius, int exclusion_radius) -> (Tensor, Tensor, Tensor)");
+  // The same op through the walk of greedy_walk.h: on CUDA the candidate to replace select_regions' kernel once
+  // timed on a GPU; on CPU an emulation of that warp, for tests.
+  m.def(
+      "select_regions_candidate(Tensor score, int[] num_regions, int radius, int exclusion_radius) "
+      "-> (Tensor, Tensor, Tensor)");
 }
 
 namespace {

@@ -15,6 +15,9 @@ ATOL = 1e-5
 # compute the reference's function.
 SCORE_FNS = [ops.region_score, ops.region_score_candidate]
 SCORE_IDS = ["kernel", "candidate"]
+# Likewise for selection: the public kernel and the candidate CUDA walk (on CPU: that warp emulated lane by lane).
+SELECT_FNS = [ops.select_regions, ops.select_regions_candidate]
+SELECT_IDS = ["kernel", "candidate"]
 
 
 def fresh_seed():
@@ -170,7 +173,7 @@ def random_score(gen, B, H, W, kind):
 
 @pytest.mark.parametrize("device", DEVICES)
 @pytest.mark.parametrize("kind", ["random", "ties", "constant"])
-@pytest.mark.parametrize("r,m", [(0, 0), (1, None), (1, 0), (2, 1), (0, 3), (3, 7)])
+@pytest.mark.parametrize("r,m", [(0, 0), (1, None), (1, 0), (2, 1), (0, 3), (3, 7), (0, 16), (17, 33)])
 def test_select_regions_matches_naive_loop(device, kind, r, m):
     seed = fresh_seed()
     gen = torch.Generator().manual_seed(seed)
@@ -178,28 +181,46 @@ def test_select_regions_matches_naive_loop(device, kind, r, m):
         B = 3
         score = random_score(gen, B, H, W, kind)
         counts = [int(x) for x in torch.randint(0, H * W // 3 + 2, (B,), generator=gen)]
-        got = ops.select_regions(score.to(device), counts, radius=r, exclusion_radius=m)
         ref = reference.select_regions(score.to(device), counts, radius=r, exclusion_radius=m)
         mm = 2 * r if m is None else m
-        for b in range(B):
-            centers, sel, exc = naive_greedy(score[b], counts[b], r, mm)
-            c = got.centers[b].cpu()
-            picked = [tuple(t) for t in c.tolist() if t[0] >= 0]
-            assert picked == centers, f"seed {seed} image {b} {H}x{W}"
-            assert (c[len(centers):] == -1).all()
-            assert torch.equal(got.selected[b].cpu(), sel) and torch.equal(got.excluded[b].cpu(), exc)
-        for a, b in zip(got, ref):
-            assert torch.equal(a.cpu(), b.cpu()), f"seed {seed}"
+        naive = [naive_greedy(score[b], counts[b], r, mm) for b in range(B)]
+        for fn, name in zip(SELECT_FNS, SELECT_IDS):
+            got = fn(score.to(device), counts, radius=r, exclusion_radius=m)
+            for b, (centers, sel, exc) in enumerate(naive):
+                c = got.centers[b].cpu()
+                picked = [tuple(t) for t in c.tolist() if t[0] >= 0]
+                assert picked == centers, f"{name} seed {seed} image {b} {H}x{W}"
+                assert (c[len(centers):] == -1).all()
+                assert torch.equal(got.selected[b].cpu(), sel) and torch.equal(got.excluded[b].cpu(), exc), name
+            for a, b in zip(got, ref):
+                assert torch.equal(a.cpu(), b.cpu()), f"{name} seed {seed}"
 
 
+@pytest.mark.parametrize("fn", SELECT_FNS, ids=SELECT_IDS)
 @pytest.mark.parametrize("device", DEVICES)
-def test_select_regions_batched_equals_single(device):
+@pytest.mark.parametrize("kind", ["random", "ties"])
+def test_select_regions_can_take_every_pixel(fn, device, kind):
+    # single-pixel regions and a budget of the whole image: every finite pixel, in score order, to the last one
+    gen = torch.Generator().manual_seed(fresh_seed())
+    for H, W in [(1, 33), (9, 7), (37, 61)]:
+        score = random_score(gen, 2, H, W, kind)
+        score[0] = score[0].clamp(min=-1.0)  # no -inf: the last candidate is the last pixel sorted
+        got = fn(score.to(device), H * W, radius=0, exclusion_radius=0)
+        for b in range(2):
+            centers, sel, exc = naive_greedy(score[b], H * W, 0, 0)
+            assert [tuple(t) for t in got.centers[b].tolist() if t[0] >= 0] == centers
+            assert torch.equal(got.selected[b].cpu(), sel) and torch.equal(got.excluded[b].cpu(), exc)
+
+
+@pytest.mark.parametrize("fn", SELECT_FNS, ids=SELECT_IDS)
+@pytest.mark.parametrize("device", DEVICES)
+def test_select_regions_batched_equals_single(fn, device):
     gen = torch.Generator().manual_seed(fresh_seed())
     score = random_score(gen, 4, 31, 45, "ties").to(device)
     counts = [3, 0, 50, 7]
-    batched = ops.select_regions(score, counts, radius=1)
+    batched = fn(score, counts, radius=1)
     for b in range(4):
-        one = ops.select_regions(score[b:b + 1], counts[b], radius=1)
+        one = fn(score[b:b + 1], counts[b], radius=1)
         n = counts[b]
         assert torch.equal(batched.centers[b, :n], one.centers[0])
         assert (batched.centers[b, n:] == -1).all()
@@ -207,26 +228,29 @@ def test_select_regions_batched_equals_single(device):
         assert torch.equal(batched.excluded[b], one.excluded[0])
 
 
+@pytest.mark.parametrize("fn", SELECT_FNS, ids=SELECT_IDS)
 @pytest.mark.parametrize("device", DEVICES)
-def test_select_regions_negative_zero_ties_with_zero(device):
+def test_select_regions_negative_zero_ties_with_zero(fn, device):
     score = torch.tensor([[[0.0, -0.0, 0.0]]]).to(device)
     score[0, 0, 0] = -0.0
-    got = ops.select_regions(score, 3, radius=0)
+    got = fn(score, 3, radius=0)
     assert got.centers[0].tolist() == [[0, 0], [0, 1], [0, 2]]
 
 
-def test_select_regions_stops_when_no_candidate():
+@pytest.mark.parametrize("fn", SELECT_FNS, ids=SELECT_IDS)
+def test_select_regions_stops_when_no_candidate(fn):
     score = torch.full((1, 4, 4), -math.inf)
     score[0, 1, 1] = 1.0
-    got = ops.select_regions(score, 5, radius=1)
+    got = fn(score, 5, radius=1)
     assert got.centers[0].tolist() == [[1, 1]] + [[-1, -1]] * 4
     assert got.selected[0].sum() == 9 and got.excluded[0].sum() == 16
 
 
-def test_select_regions_empty():
-    got = ops.select_regions(torch.zeros(0, 5, 5), 3)
+@pytest.mark.parametrize("fn", SELECT_FNS, ids=SELECT_IDS)
+def test_select_regions_empty(fn):
+    got = fn(torch.zeros(0, 5, 5), 3)
     assert got.centers.shape == (0, 3, 2)
-    got = ops.select_regions(torch.zeros(2, 5, 5), 0)
+    got = fn(torch.zeros(2, 5, 5), 0)
     assert got.centers.shape == (2, 0, 2) and not got.selected.any()
 
 
@@ -243,7 +267,8 @@ def test_opcheck(device):
         torch.library.opcheck(op.default, (x, cw, lab, 1, 0.5, 9, 11))
         torch.library.opcheck(op.default, (x, None, None, 0, 0.0, 6, 7))
     s = torch.rand(2, 9, 11, generator=gen).to(device)
-    torch.library.opcheck(torch.ops.dwaca.select_regions.default, (s, [3, 5], 1, 2))
+    for op in (torch.ops.dwaca.select_regions, torch.ops.dwaca.select_regions_candidate):
+        torch.library.opcheck(op.default, (s, [3, 5], 1, 2))
 
 
 # ---------------------------------------------------------------------------------------------- bad input
@@ -294,12 +319,15 @@ def test_region_score_rejects_nonfinite_logits(fn, bad, out_size, channel):
         fn(x, out_size=out_size)
 
 
-@pytest.mark.parametrize("fn", [ops.select_regions, reference.select_regions])
+@pytest.mark.parametrize("fn", SELECT_FNS + [reference.select_regions])
 @pytest.mark.parametrize("score,n,kwargs,exc,match", [
     (torch.rand(5, 5), 1, {}, ValueError, "score must be 3-D"),
     (torch.rand(1, 5, 5).double(), 1, {}, TypeError, "score must be float32"),
     (torch.tensor([[[0.1, math.nan]]]), 1, {}, ValueError, "NaN or \\+inf"),
     (torch.tensor([[[0.1, math.inf]]]), 1, {}, ValueError, "NaN or \\+inf"),
+    (torch.tensor([[[-math.inf, math.nan, -math.inf]]]), 1, {}, ValueError, "NaN or \\+inf"),
+    (torch.rand(2, 37, 41).index_put_((torch.tensor([1]), torch.tensor([30]), torch.tensor([17])),
+                                      torch.tensor(math.nan)), 1, {}, ValueError, "NaN or \\+inf"),
     (torch.rand(2, 5, 5), [1], {}, ValueError, "one per image"),
     (torch.rand(1, 5, 5), -1, {}, ValueError, "num_regions must be >= 0"),
     (torch.rand(1, 5, 5), 1.0, {}, ValueError, "num_regions"),
@@ -322,8 +350,9 @@ def test_direct_op_call_checks_survive():
     # torch.ops.dwaca.* called without the Python wrapper still refuses bad shapes instead of crashing.
     with pytest.raises(RuntimeError, match="logits must be 4-D"):
         torch.ops.dwaca.region_score(torch.randn(3, 4, 5), None, None, 1, 0.0, 4, 5)
-    with pytest.raises(RuntimeError, match="num_regions must have one entry per image"):
-        torch.ops.dwaca.select_regions(torch.rand(2, 3, 3), [1], 1, 2)
+    for op in (torch.ops.dwaca.select_regions, torch.ops.dwaca.select_regions_candidate):
+        with pytest.raises(RuntimeError, match="num_regions must have one entry per image"):
+            op(torch.rand(2, 3, 3), [1], 1, 2)
 
 
 # ---------------------------------------------------------------------------------------------- CUDA
@@ -343,9 +372,10 @@ def test_cuda_matches_cpu(C, k, sigma):
         for u, v in zip(a, b):
             torch.testing.assert_close(v.cpu(), u, atol=ATOL, rtol=0)
     s = ops.select_regions(a.score, 40, radius=k)
-    t = ops.select_regions(a.score.cuda(), 40, radius=k)
-    for u, v in zip(s, t):
-        assert torch.equal(u, v.cpu())
+    for fn in SELECT_FNS:
+        t = fn(a.score.cuda(), 40, radius=k)
+        for u, v in zip(s, t):
+            assert torch.equal(u, v.cpu())
 
 
 @pytest.mark.cuda

@@ -92,30 +92,19 @@ void mark(bool* mask, int W, int y0, int y1, int x0, int x1) {
 
 }  // namespace
 
-std::tuple<at::Tensor, at::Tensor, at::Tensor> select_regions_cpu(const at::Tensor& score_in,
-                                                                   at::IntArrayRef num_regions, int64_t radius,
-                                                                   int64_t exclusion_radius) {
-  check_select_regions_args(score_in, num_regions, radius, exclusion_radius);
-  const at::Tensor score = score_in.contiguous();
-  const int64_t B = score.size(0);
-  const int H = static_cast<int>(score.size(1)), W = static_cast<int>(score.size(2));
-  const int64_t nmax = max_or_zero(num_regions);
-  at::Tensor centers = at::full({B, nmax, 2}, -1, score.options().dtype(at::kLong));
-  at::Tensor selected = at::zeros({B, H, W}, score.options().dtype(at::kBool));
-  at::Tensor excluded = at::zeros({B, H, W}, score.options().dtype(at::kBool));
-  if (B == 0 || H == 0 || W == 0) return {centers, selected, excluded};
-  const std::vector<int64_t> counts(num_regions.begin(), num_regions.end());
-  const int r = static_cast<int>(std::min<int64_t>(radius, std::max(H, W)));
-  const int m = static_cast<int>(std::min<int64_t>(exclusion_radius, std::max(H, W)));
-
-  at::parallel_for(0, B, 1, [&](int64_t begin, int64_t end) {
+std::tuple<at::Tensor, at::Tensor, at::Tensor> select_regions_cpu(const at::Tensor& score, at::IntArrayRef num_regions,
+                                                                   int64_t radius, int64_t exclusion_radius) {
+  const SelectRegionsCall call = prepare_select_regions(score, num_regions, radius, exclusion_radius);
+  if (call.nothing_to_pick()) return call.outputs();
+  const int H = call.H, W = call.W, r = call.r, m = call.m;
+  at::parallel_for(0, call.B, 1, [&](int64_t begin, int64_t end) {
     for (int64_t b = begin; b < end; ++b) {
       const int64_t off = b * H * W;
-      bool* ex = excluded.data_ptr<bool>() + off;
-      bool* sel = selected.data_ptr<bool>() + off;
-      int64_t* cen = centers.data_ptr<int64_t>() + b * nmax * 2;
-      GreedyImage g(score.data_ptr<float>() + off, ex, H, W);
-      for (int64_t i = 0; i < counts[b]; ++i) {
+      bool* ex = call.excluded.data_ptr<bool>() + off;
+      bool* sel = call.selected.data_ptr<bool>() + off;
+      int64_t* cen = call.centers.data_ptr<int64_t>() + b * call.max_regions * 2;
+      GreedyImage g(call.score.data_ptr<float>() + off, ex, H, W);
+      for (int64_t i = 0; i < call.num_regions[b]; ++i) {
         const int64_t p = g.top();
         if (p == kNone) break;
         const int y = static_cast<int>(p / W), x = static_cast<int>(p % W);
@@ -126,7 +115,7 @@ std::tuple<at::Tensor, at::Tensor, at::Tensor> select_regions_cpu(const at::Tens
       }
     }
   });
-  return {centers, selected, excluded};
+  return call.outputs();
 }
 
 TORCH_LIBRARY_IMPL(dwaca, CPU, m) { m.impl("select_regions", &select_regions_cpu); }

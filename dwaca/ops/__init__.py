@@ -26,8 +26,8 @@ from . import reference
 from ._args import (CLASS_WEIGHTS_VALUES, check_score, class_weights_arg, int_arg, labeled_arg, logits_arg,
                     num_regions_arg, sigma_arg)
 
-__all__ = ["region_score", "region_score_candidate", "select_regions", "RegionScore", "Selection", "reference",
-           "MAX_RADIUS", "MAX_CLASSES", "CANDIDATE_MAX_CLASSES"]
+__all__ = ["region_score", "region_score_candidate", "select_regions", "select_regions_candidate", "RegionScore",
+           "Selection", "reference", "MAX_RADIUS", "MAX_CLASSES", "CANDIDATE_MAX_CLASSES"]
 
 RegionScore = namedtuple("RegionScore", ["score", "impurity", "uncertainty"])
 Selection = namedtuple("Selection", ["centers", "selected", "excluded"])
@@ -108,6 +108,21 @@ def select_regions(score, num_regions, *, radius=1, exclusion_radius=None):
         Selection(centers (B, N, 2) int64 (row, col) with -1 where fewer than N were picked, N = max(num_regions);
         selected (B, H, W) bool; excluded (B, H, W) bool).
     """
+    return _select_regions_with(torch.ops.dwaca.select_regions, score, num_regions, radius, exclusion_radius)
+
+
+def select_regions_candidate(score, num_regions, *, radius=1, exclusion_radius=None):
+    """:func:`select_regions` through the candidate greedy walk (``csrc/greedy_walk.h``).
+
+    On CUDA this is the candidate to replace select_regions' kernel once a GPU run times it (the benchmark and
+    ``benchmarks/gpu_check.sh`` compare both); on CPU it runs that kernel's warp emulated lane by lane, so the tests
+    check its logic without a GPU. Same arguments, results and errors as :func:`select_regions`.
+    """
+    return _select_regions_with(torch.ops.dwaca.select_regions_candidate, score, num_regions, radius,
+                                exclusion_radius)
+
+
+def _select_regions_with(op, score, num_regions, radius, exclusion_radius):
     check_score(score)
     radius = int_arg("radius", radius)
     exclusion_radius = 2 * radius if exclusion_radius is None else int_arg("exclusion_radius", exclusion_radius)
@@ -117,7 +132,7 @@ def select_regions(score, num_regions, *, radius=1, exclusion_radius=None):
         n = num_regions if isinstance(num_regions, int) else 0
         return Selection(score.new_full((0, n, 2), -1, dtype=torch.int64),
                          score.new_zeros((0, H, W), dtype=torch.bool), score.new_zeros((0, H, W), dtype=torch.bool))
-    centers, selected, excluded = torch.ops.dwaca.select_regions(score, counts, radius, exclusion_radius)
+    centers, selected, excluded = op(score, counts, radius, exclusion_radius)
     return Selection(centers, selected, excluded)
 
 
@@ -130,9 +145,12 @@ torch.library.register_fake("dwaca::region_score", _region_score_fake)
 torch.library.register_fake("dwaca::region_score_candidate", _region_score_fake)
 
 
-@torch.library.register_fake("dwaca::select_regions")
 def _select_regions_fake(score, num_regions, radius, exclusion_radius):
     B, H, W = score.shape
     n = max(num_regions, default=0)
     return (score.new_empty((B, n, 2), dtype=torch.int64), score.new_empty((B, H, W), dtype=torch.bool),
             score.new_empty((B, H, W), dtype=torch.bool))
+
+
+torch.library.register_fake("dwaca::select_regions", _select_regions_fake)
+torch.library.register_fake("dwaca::select_regions_candidate", _select_regions_fake)

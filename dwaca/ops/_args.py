@@ -105,5 +105,6 @@ def check_score(score):
         raise TypeError(f"score must be float32, got {score.dtype}")
     if score.dim() != 3:
         raise ValueError(f"score must be 3-D (B, H, W), got shape {tuple(score.shape)}")
-    if score.numel() and bool(torch.logical_or(torch.isnan(score), score == math.inf).any()):
+    # one reduction and one sync: the maximum is NaN if any score is (amax propagates NaN) and +inf if any is
+    if score.numel() and not score.amax().item() < math.inf:
         raise ValueError("score contains NaN or +inf (use -inf for pixels that must not be picked)")
