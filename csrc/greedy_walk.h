@@ -93,11 +93,10 @@ DW_HD WindowLane window_lane(int rad, int lane) {
   return w;
 }
 
-// Bounds are computed without forming y + rad, which could overflow for very wide images.
 DW_HD void mark_window(bool* mask, int H, int W, int y, int x, const WindowLane& w) {
   if (w.dy >= w.rows) return;
-  const int y0 = w.rad < y ? y - w.rad : 0, y1 = w.rad < H - 1 - y ? y + w.rad : H - 1;
-  const int x0 = w.rad < x ? x - w.rad : 0, x1 = w.rad < W - 1 - x ? x + w.rad : W - 1;
+  const int y0 = window_lo(y, w.rad), y1 = window_hi(y, w.rad, H);
+  const int x0 = window_lo(x, w.rad), x1 = window_hi(x, w.rad, W);
   for (int yy = y0 + w.dy; yy <= y1; yy += w.rows)
     for (int xx = x0 + w.dx; xx <= x1; xx += w.cols) mask[yy * W + xx] = true;  // H * W < 2^31: checked on the host
 }

@@ -83,6 +83,11 @@ DW_HD float bilerp(float x00, float x01, float x10, float x11, const Lerp& ly, c
   return add_rn(mul_rn(ly.l0, top), mul_rn(ly.l1, bot));
 }
 
+// Ends of the window [y - rad, y + rad] clipped to [0, size), without forming y + rad, which overflows for radii and
+// sizes near 2^31 (selection radii are only clamped to the image size).
+DW_HD int window_lo(int y, int rad) { return rad < y ? y - rad : 0; }
+DW_HD int window_hi(int y, int rad, int size) { return rad < size - 1 - y ? y + rad : size - 1; }
+
 // Weight of the neighbour at offset (dy, dx): the Gaussian context weighting, or 1 for the flat window.
 // Computed in double on both devices so CPU and CUDA get the same float.
 DW_HD float window_weight(int dy, int dx, double sigma) {

@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "checks.h"
+#include "region_math.h"
 
 namespace dwaca {
 namespace {
@@ -110,8 +111,8 @@ std::tuple<at::Tensor, at::Tensor, at::Tensor> select_regions_cpu(const at::Tens
         const int y = static_cast<int>(p / W), x = static_cast<int>(p % W);
         cen[2 * i] = y;
         cen[2 * i + 1] = x;
-        mark(sel, W, std::max(0, y - r), std::min(H - 1, y + r), std::max(0, x - r), std::min(W - 1, x + r));
-        g.exclude(std::max(0, y - m), std::min(H - 1, y + m), std::max(0, x - m), std::min(W - 1, x + m));
+        mark(sel, W, window_lo(y, r), window_hi(y, r, H), window_lo(x, r), window_hi(x, r, W));
+        g.exclude(window_lo(y, m), window_hi(y, m, H), window_lo(x, m), window_hi(x, m, W));
       }
     }
   });

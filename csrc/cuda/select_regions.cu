@@ -18,7 +18,7 @@ namespace dwaca {
 namespace {
 
 __device__ __forceinline__ void warp_mark_window(bool* mask, int H, int W, int y, int x, int rad, int lane) {
-  const int y0 = max(0, y - rad), y1 = min(H - 1, y + rad), x0 = max(0, x - rad), x1 = min(W - 1, x + rad);
+  const int y0 = window_lo(y, rad), y1 = window_hi(y, rad, H), x0 = window_lo(x, rad), x1 = window_hi(x, rad, W);
   const int ww = x1 - x0 + 1, n = (y1 - y0 + 1) * ww;
   for (int i = lane; i < n; i += 32) mask[static_cast<int64_t>(y0 + i / ww) * W + x0 + i % ww] = true;
 }
