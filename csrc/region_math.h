@@ -83,8 +83,8 @@ DW_HD float bilerp(float x00, float x01, float x10, float x11, const Lerp& ly, c
   return add_rn(mul_rn(ly.l0, top), mul_rn(ly.l1, bot));
 }
 
-// Ends of the window [y - rad, y + rad] clipped to [0, size), without forming y + rad, which overflows for radii and
-// sizes near 2^31 (selection radii are only clamped to the image size).
+// Ends of the window [y - rad, y + rad] clipped to [0, size): every scoring and selection window. y + rad is never
+// formed: it overflows for selection radii near 2^31 (they are only clamped to the image size).
 DW_HD int window_lo(int y, int rad) { return rad < y ? y - rad : 0; }
 DW_HD int window_hi(int y, int rad, int size) { return rad < size - 1 - y ? y + rad : size - 1; }
 
@@ -134,8 +134,8 @@ DW_HD bool owned_input_nonfinite(const scalar_t* img, int C, int h, int w, int H
 template <typename ClsAt, typename WeAt, typename HistAt>
 DW_HD void window_stats(int y, int x, int H, int W, int k, const float* g, const ClsAt& cls, const WeAt& we,
                         HistAt& hist, float inv_log_c, float* impurity, float* uncertainty) {
-  const int ya = y - k < 0 ? 0 : y - k, yb = y + k > H - 1 ? H - 1 : y + k;
-  const int xa = x - k < 0 ? 0 : x - k, xb = x + k > W - 1 ? W - 1 : x + k;
+  const int ya = window_lo(y, k), yb = window_hi(y, k, H);
+  const int xa = window_lo(x, k), xb = window_hi(x, k, W);
   const int side = 2 * k + 1;
   float n = 0.f, swe = 0.f;
   for (int yy = ya; yy <= yb; ++yy) {

@@ -161,8 +161,8 @@ DW_HD void tile_window_phase(const TileArgs& a, const float* __restrict__ g, con
   for (int q = tid; q < a.tile_w * a.tile_h; q += nthreads) {
     const int y = ty0 + q / a.tile_w, x = tx0 + q % a.tile_w;
     if (y >= a.H || x >= a.W) continue;
-    const int ya = y - k < 0 ? 0 : y - k, yb = y + k > a.H - 1 ? a.H - 1 : y + k;
-    const int xa = x - k < 0 ? 0 : x - k, xb = x + k > a.W - 1 ? a.W - 1 : x + k;
+    const int ya = window_lo(y, k), yb = window_hi(y, k, a.H);
+    const int xa = window_lo(x, k), xb = window_hi(x, k, a.W);
     // halo index of (yy, xx) = (yy - ty0 + k) * halo_w + (xx - tx0 + k); window weight index likewise
     const int hx = xa - tx0 + k, gx = xa - x + k;
     float n = 0.f, swe = 0.f;

@@ -72,8 +72,8 @@ class FlatShares {
 template <typename ClsAt, typename WeAt>
 inline void flat_window_stats(int y, int x, int H, int W, int k, const FlatShares& shares, const ClsAt& cls,
                               const WeAt& we, int* hist, float inv_log_c, float* impurity, float* uncertainty) {
-  const int ya = std::max(0, y - k), yb = std::min(H - 1, y + k);
-  const int xa = std::max(0, x - k), xb = std::min(W - 1, x + k);
+  const int ya = window_lo(y, k), yb = window_hi(y, k, H);
+  const int xa = window_lo(x, k), xb = window_hi(x, k, W);
   const int n = (yb - ya + 1) * (xb - xa + 1);
   float swe = 0.f;
   for (int yy = ya; yy <= yb; ++yy)
