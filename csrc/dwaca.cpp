@@ -2,6 +2,7 @@
 #include <torch/extension.h>
 #include <torch/library.h>
 
+#include "cpu/entropy_row.h"
 #include "region_math.h"
 
 #ifdef WITH_CUDA
@@ -42,6 +43,7 @@ py::dict build_info() {
   info["torch_version"] = TORCH_VERSION;
   info["max_radius"] = dwaca::kMaxRadius;
   info["max_classes"] = dwaca::kMaxClasses;
+  info["cpu_loops"] = dwaca::cpu_loops_use_fma() ? "fma" : "baseline";
   return info;
 }
 

@@ -1,11 +1,15 @@
 """dwaca.ops kernels vs ops.reference on fresh random inputs, the naive greedy loop, opcheck and bad input."""
 import math
 import os
+import platform
+import subprocess
+import sys
+import textwrap
 
 import pytest
 import torch
 
-from dwaca import ops
+from dwaca import _extension, ops
 from dwaca.ops import reference
 
 CUDA = torch.cuda.is_available()
@@ -86,6 +90,45 @@ def test_region_score_large_radius_matches_reference(fn, device):
             want = reference.region_score(x, radius=32, out_size=out_size, sigma=sigma)
             for g, r in zip(got, want):
                 assert (g - r).abs().max().item() <= ATOL
+
+
+@pytest.mark.parametrize("fn", SCORE_FNS, ids=SCORE_IDS)
+@pytest.mark.parametrize("radius", [1, 2])
+def test_region_score_window_of_all_different_classes(fn, radius):
+    # Every cell of the centre's window predicts another class: the most impure window, d_c = 1/n for n classes
+    # (the CPU kernel takes the n cells' logs as one log of their product, smallest here).
+    n = (2 * radius + 1) ** 2
+    side = 2 * radius + 1
+    logits = (10 * torch.eye(n)).reshape(n, 1, side, side).permute(1, 0, 2, 3).contiguous()
+    got = fn(logits, radius=radius)
+    want = reference.region_score(logits, radius=radius)
+    expected = -math.log(1 / n + 1e-6) / math.log(n)
+    assert abs(got.impurity[0, radius, radius].item() - expected) <= 1e-6
+    for g, r in zip(got, want):
+        assert (g - r).abs().max().item() <= ATOL
+
+
+def test_region_score_cpu_baseline_loops_match_reference():
+    # The CPU loops are built twice, with and without fused multiply-adds, and this machine runs the fused build:
+    # run the baseline one in a child process through PyTorch's ATEN_CPU_CAPABILITY switch.
+    if platform.machine() == "x86_64" and torch.backends.cpu.get_cpu_capability() in ("AVX2", "AVX512"):
+        assert _extension.build_info()["cpu_loops"] == "fma"
+    code = textwrap.dedent(f"""
+        import torch
+        from dwaca import _extension, ops
+        from dwaca.ops import reference
+        assert _extension.build_info()["cpu_loops"] == "baseline", _extension.build_info()
+        gen = torch.Generator().manual_seed({fresh_seed()})
+        for C, h, w, k, sigma in [(19, 9, 40, 1, 0.0), (33, 12, 37, 2, 0.0), (2, 5, 3, 1, 0.0), (16, 8, 21, 2, 1.3)]:
+            x = torch.randn(2, C, h, w, generator=gen) * 3
+            cw = torch.rand(C, generator=gen) * 2
+            got = ops.region_score(x, radius=k, class_weights=cw, sigma=sigma)
+            want = reference.region_score(x, radius=k, class_weights=cw, sigma=sigma)
+            for g, r in zip(got, want):
+                assert (g - r).abs().max().item() <= {ATOL}
+    """)
+    env = {**os.environ, "ATEN_CPU_CAPABILITY": "default"}
+    subprocess.run([sys.executable, "-c", code], env=env, check=True, timeout=300)
 
 
 def test_region_score_defaults_and_known_values():

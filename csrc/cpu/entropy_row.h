@@ -3,6 +3,10 @@
 
 namespace dwaca {
 
+// Whether the loops below run their fused multiply-add build (x86-64 with AVX2 + FMA, or aarch64) or the baseline
+// one. Decided once; ATEN_CPU_CAPABILITY=default, PyTorch's own switch, forces the baseline (so tests can run it).
+bool cpu_loops_use_fma();
+
 // Class (first argmax) and weighted normalised entropy of one output row of W pixels from its logits
 // v (C x W, overwritten); cw may be null (all ones); mx, sum, ent are W-float scratch rows.
 void entropy_row(float* v, int C, int W, const float* cw, float inv_log_c, float* mx, float* sum, float* ent,
