@@ -174,6 +174,20 @@ def test_synthia_16bit_labels_first_channel(tmp_path):
                                   [[0, 6, 255, 255], [7, 255, 12, 255]])
 
 
+@pytest.mark.parametrize("bits", [1, 2, 4, 8])
+def test_synthia_labels_in_small_palettes_keep_their_ids(tmp_path, bits):
+    # re-encoded labels (PNG optimisers shrink small palettes below 8 bits) read as ids, not packed bytes
+    ids = (np.array([[3, 1, 5, 6], [10, 12, 11, 0]]) % (1 << bits)).astype(np.uint8)
+    root = tmp_path / "synthia"
+    save_rgb(root / "RGB" / "0000000.png", rand_rgb(2, 4))
+    path = root / "GT" / "LABELS" / "0000000.png"
+    path.parent.mkdir(parents=True)
+    Image.fromarray(ids, mode="L").convert("P").save(path, bits=bits)
+    assert path.read_bytes()[24] == bits  # the IHDR bit depth
+    lut = synthia_id_to_trainid_lut(16)
+    np.testing.assert_array_equal(SynthiaDataset(root)[0]["label"].numpy(), lut[ids])
+
+
 def test_list_files_keep_their_order_and_accept_suffixless_names(tmp_path):
     root = make_cityscapes(tmp_path / "cityscapes")
     lst = tmp_path / "cityscapes_train_list.txt"
@@ -218,6 +232,14 @@ def test_corrupt_image_or_label_raises_naming_the_file(tmp_path):
     save_rgb(synthia / "RGB" / "0000000.png", rand_rgb(2, 4))
     (synthia / "GT" / "LABELS").mkdir(parents=True)
     (synthia / "GT" / "LABELS" / "0000000.png").write_bytes(b"garbage")
+    with pytest.raises(OSError, match="0000000.png"):
+        SynthiaDataset(synthia)[0]
+    # one flipped bit inside the compressed data: libpng would abort the whole process in decode_png
+    label = synthia / "GT" / "LABELS" / "0000000.png"
+    save_png16_rgb(label, np.random.default_rng(0).integers(0, 24, (32, 48, 3)).astype(np.uint16))
+    data = bytearray(label.read_bytes())
+    data[60] ^= 0x10  # IDAT's data starts at byte 41
+    label.write_bytes(bytes(data))
     with pytest.raises(OSError, match="0000000.png"):
         SynthiaDataset(synthia)[0]
 
@@ -356,3 +378,6 @@ def test_build_dataset_modes_sizes_and_list_file(tmp_path):
         build_dataset(cfg, "kitti_train", "test")
     with pytest.raises(ValueError, match="mode"):
         build_transforms(cfg, "train")
+    cfg.INPUT.IGNORE_LABEL = 250  # padding would become a class id that the losses and metrics do not ignore
+    with pytest.raises(ValueError, match="INPUT.IGNORE_LABEL"):
+        build_dataset(cfg, "gtav_train", "train_source")

@@ -48,17 +48,28 @@ def read_label_8bit(path):
 
 
 def read_label_first_channel_16bit(path):
-    """PNG (8- or 16-bit, 1-4 channels) -> (H, W) array of its first channel, 16-bit values intact.
+    """PNG (any bit depth, 1-4 channels) -> (H, W) array of its first channel, 16-bit values intact.
 
-    PIL truncates 16-bit RGB PNGs to their high bytes (SYNTHIA's ids would all read 0), so this decodes with
-    ``torchvision.io.decode_png``. torchvision 0.29 deprecates its decoders in favour of TorchCodec; the warning is
-    silenced here because no maintained PIL-only path reads these files."""
+    PIL truncates 16-bit RGB PNGs to their high bytes (SYNTHIA's ids would all read 0), so 16-bit files are decoded
+    with ``torchvision.io.decode_png``; other depths go through PIL (decode_png returns 1-4 bit palettes, as PNG
+    optimisers write small label maps, still packed). Every file first passes PIL's ``verify`` (chunk checksums, no
+    decompression) because libpng aborts the whole process on corrupt data inside decode_png (torchvision 0.29).
+    torchvision deprecates its decoders in favour of TorchCodec; the warning is silenced here because no maintained
+    PIL-only path reads 16-bit RGB files."""
     try:
-        data = torch.from_numpy(np.fromfile(path, dtype=np.uint8))
+        with Image.open(path) as img:
+            if img.format != "PNG":
+                raise ValueError(f"expected a PNG file, got {img.format}")
+            img.verify()
+        data = np.fromfile(path, dtype=np.uint8)
+        if data[24] != 16:  # IHDR bit depth
+            with Image.open(path) as img:
+                band = img if img.getbands() in (("1",), ("L",), ("P",)) else img.getchannel(0)
+                return np.array(band).astype(np.uint16)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", DeprecationWarning)
-            decoded = decode_png(data, ImageReadMode.UNCHANGED)
-    except (OSError, RuntimeError, ValueError) as err:
+            decoded = decode_png(torch.from_numpy(data), ImageReadMode.UNCHANGED)
+    except (OSError, RuntimeError, ValueError, SyntaxError) as err:
         raise OSError(f"cannot read label {path}: {err}") from err
     return decoded[0].numpy()
 

@@ -14,6 +14,8 @@ from torchvision.transforms import InterpolationMode
 from torchvision.transforms import v2
 from torchvision.transforms.v2 import functional as F
 
+from .labels import IGNORE_INDEX
+
 MODES = ("train_source", "train_target", "test", "select")
 
 
@@ -114,7 +116,7 @@ def normalize_only(mean=(0.485, 0.456, 0.406), std=(0.229, 0.224, 0.225), to_bgr
     return SegmentationTransform([NormalizeImage(mean, std, to_bgr255)])
 
 
-def train_transform(size_wh, scale_range=(1.0, 1.0), ignore_label=255, hflip_prob=0.5, color_jitter=0.0,
+def train_transform(size_wh, scale_range=(1.0, 1.0), ignore_label=IGNORE_INDEX, hflip_prob=0.5, color_jitter=0.0,
                     mean=(0.485, 0.456, 0.406), std=(0.229, 0.224, 0.225), to_bgr255=False):
     """Random scale around ``size_wh`` (W, H), crop to ``size_wh`` (padding: image 0, mask ``ignore_label``),
     horizontal flip with ``hflip_prob``, colour jitter of strength ``color_jitter`` (0 = off; brightness, contrast
@@ -152,6 +154,9 @@ def build_transforms(cfg, mode):
     if mode not in MODES:
         raise ValueError(f"mode must be one of {MODES}, got {mode!r}")
     inp = cfg.INPUT
+    if int(inp.IGNORE_LABEL) != IGNORE_INDEX:  # the label tables, losses and metrics all ignore 255
+        raise ValueError(f"INPUT.IGNORE_LABEL must be {IGNORE_INDEX} (RIPU's value, which the label tables, losses "
+                         f"and metrics use), got {inp.IGNORE_LABEL}")
     norm = dict(mean=list(inp.PIXEL_MEAN), std=list(inp.PIXEL_STD), to_bgr255=bool(inp.TO_BGR255))
     if mode in ("test", "select"):
         return eval_transform(inp.INPUT_SIZE_TEST, **norm)
