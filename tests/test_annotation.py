@@ -1,7 +1,10 @@
 """The annotation loop for people: export -> (oracle or annotators) -> import, and its refusals of bad input."""
 import importlib.util
 import json
+import os
 import shutil
+import signal
+import subprocess
 import sys
 from pathlib import Path
 
@@ -13,6 +16,7 @@ from PIL import Image
 from dwaca.active import LabelPool, run_selection_round
 from dwaca.active.annotation import (AnnotationError, answer_queries_from_ground_truth, import_labels,
                                      load_model_checked, read_queries)
+from dwaca.active.pool import KILL_ENV
 from dwaca.active.selection import build_select_dataset
 from dwaca.config import load_config
 from dwaca.data import build_dataset
@@ -213,6 +217,46 @@ def test_bad_returns_are_refused_and_the_pool_left_byte_identical(bench, tmp_pat
 
     IMPORT.main([str(good), "--output-dir", str(out)])  # the intact return still imports
     assert LabelPool(out / "pool").rounds_done == 2
+
+
+def _pool_state(root):
+    manifest = json.loads((root / "manifest.json").read_text())
+    for record in manifest["rounds"]:
+        del record["seconds"], record["time"]  # wall-clock
+    return manifest, {p.name: p.read_bytes() for p in sorted((root / "masks").glob("*"))}
+
+
+@pytest.mark.slow
+def test_an_import_killed_at_any_write_is_finished_by_rerunning_it(bench, tmp_path):
+    out, pool_root = tmp_path / "run", tmp_path / "run" / "pool"
+    _export(bench, out, tmp_path / "r0")
+    _oracle(bench, tmp_path / "r0")
+    IMPORT.main([str(tmp_path / "r0"), "--output-dir", str(out)])
+    export_dir = tmp_path / "r1"  # round 1 rewrites masks round 0 wrote
+    _export(bench, out, export_dir)
+    _oracle(bench, export_dir)
+    shutil.copytree(pool_root, tmp_path / "before")
+    before = _pool_state(pool_root)
+    IMPORT.main([str(export_dir), "--output-dir", str(out)])
+    after = _pool_state(pool_root)
+    env = dict(os.environ, PYTHONPATH=str(REPO), OMP_NUM_THREADS="1")
+    cmd = [sys.executable, str(REPO / "tools" / "import_labels.py"), str(export_dir), "--output-dir", str(out)]
+    for label in ("atomic_write", "publish", "commit"):
+        for n in range(1, 100):  # the n-th time the import reaches `label`, until it no longer does
+            shutil.rmtree(pool_root)
+            shutil.copytree(tmp_path / "before", pool_root)
+            proc = subprocess.run(cmd, env=dict(env, **{KILL_ENV: f"{label}:{n}"}), capture_output=True, text=True,
+                                  timeout=120)
+            if proc.returncode == 0:
+                break
+            assert proc.returncode == -signal.SIGKILL, (label, n, proc.stderr[-2000:])
+            recovered = LabelPool(pool_root, recover=True)  # never masks and manifest disagreeing
+            assert _pool_state(pool_root) in (before, after), (label, n)
+            assert recovered.rounds_done in (1, 2)
+            report = IMPORT.main([str(export_dir), "--output-dir", str(out)])
+            assert _pool_state(pool_root) == after and report["record"]["index"] == 1, (label, n)
+            assert not (pool_root / "rounds").exists() and not (pool_root / "export_pending.json").exists()
+        assert _pool_state(pool_root) == after and n > 1, label
 
 
 def test_queries_from_another_pool_are_refused(bench, tmp_path):

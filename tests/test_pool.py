@@ -1,5 +1,6 @@
 import json
 import os
+import shutil
 
 import numpy as np
 import pytest
@@ -126,3 +127,49 @@ def test_budget_accounting(tmp_path):
     reloaded = LabelPool(tmp_path / "pool")
     assert (reloaded.pixels_total, reloaded.budget_pixels) == (27, 27)
     assert sum(r["pixels"] for r in reloaded.rounds) == 27
+
+
+def _files(root):
+    return {p.relative_to(root).as_posix(): p.read_bytes() for p in sorted(root.rglob("*")) if p.is_file()}
+
+
+def test_commit_failing_at_any_write_rolls_back_or_is_recovered_forward(tmp_path, monkeypatch):
+    # An I/O error at the k-th file replace of a commit, for every k: before commit.json the pool files are as they
+    # were; after it, reopening with recover=True finishes the round. Memory keeps the committed state either way.
+    root = tmp_path / "pool"
+    _one_round(LabelPool(root, num_classes=19), budget=18)
+    before = _files(root)
+    real_replace = os.replace
+    for fail_at in range(1, 100):
+        calls = []
+
+        def flaky(src, dst):
+            calls.append(dst)
+            if len(calls) == fail_at:
+                raise OSError("disk full")
+            real_replace(src, dst)
+
+        pool = LabelPool(root, num_classes=19)
+        pool.add_annotations(NAME_A, 0, _box((20, 30), 10, 13, 10, 13), np.zeros((20, 30), np.int64), regions=1)
+        pool.add_annotations(NAME_B, 1, _box((20, 30), 10, 13, 10, 13), np.zeros((20, 30), np.int64), regions=1)
+        monkeypatch.setattr(os, "replace", flaky)
+        try:
+            record = pool.commit_round({"index": 1}, budget_pixels=18)
+        except OSError:
+            monkeypatch.undo()
+            pool.discard_pending()
+            assert (pool.rounds_done, pool.pixels_total, pool.budget_pixels) == (1, 18, 18), fail_at
+            recovered = LabelPool(root, recover=True)
+            if recovered.rounds_done == 1:
+                assert _files(root) == before and not (root / "rounds").exists(), fail_at
+            else:
+                assert (recovered.pixels_total, recovered.budget_pixels) == (36, 36), fail_at
+                shutil.rmtree(root)
+                for name, data in before.items():
+                    atomic_write_bytes(root / name, data)
+            continue
+        monkeypatch.undo()
+        break
+    # nine replaces failed in turn: plan, 2 staged masks, 2 done records, commit.json, 2 masks, manifest
+    assert record["pixels"] == 18 and fail_at == 10
+    assert LabelPool(root).pixels_total == 36 and not (root / "rounds").exists()

@@ -4,8 +4,9 @@ import torch
 import torch.nn as nn
 
 import dwaca.active.selection as selection
-from dwaca.active import (STRATEGIES, BudgetError, LabelPool, PoolError, dilate, round_plan, run_selection_round,
-                          strategy_scores, window_area)
+from dwaca.active import (STRATEGIES, BudgetError, LabelPool, PoolError, class_weights_for, dilate, round_plan,
+                          run_selection_round, strategy_scores, window_area)
+from dwaca.active.annotation import select_queries
 from dwaca.config import load_config
 from dwaca.ops import region_score, select_regions
 
@@ -73,12 +74,18 @@ def _run(cfg, tmp_path, rounds=None, seed=0, per_class_iou=None, sub="pool"):
 def test_round_plan_budgets():
     cfg = _cfg(rounds=5, ACTIVE__RATIO=0.05)
     plan = round_plan(cfg.ACTIVE, 0, 1024, 2048)
-    assert plan == dict(count=int(np.floor(0.05 / 5 * 1024 * 2048 / 9)), radius=1, exclusion=2, score_radius=1,
-                        budget_pixels=int(np.floor(0.05 / 5 * 1024 * 2048 / 9)) * 9)
-    pa = _cfg(setting="PA", rounds=3, ACTIVE__PIXELS=40)
-    counts = [round_plan(pa.ACTIVE, r, 100, 100)["count"] for r in range(3)]
-    assert counts == [13, 13, 14] and round_plan(pa.ACTIVE, 0, 100, 100)["radius"] == 0
-    assert round_plan(pa.ACTIVE, 0, 100, 100)["exclusion"] == 1
+    assert plan == dict(count=int(np.floor(0.05 / 5 * 1024 * 2048 / 9)), radius=1, exclusion=2, block=1,
+                        score_radius=1, budget_pixels=int(np.floor(0.05 / 5 * 1024 * 2048 / 9)) * 9)
+    # RA carries the rounding shortfall: 0.05 * 864 / 9 = 4.8 regions per round, 9 (not 4 + 4) in two rounds
+    ra = [round_plan(_cfg(ACTIVE__RATIO=0.1).ACTIVE, r, H, W)["count"] for r in range(2)]
+    assert ra == [4, 5] and sum(ra) == int(0.1 * H * W / 9)
+    thirds = [round_plan(_cfg(rounds=3, ACTIVE__RATIO=0.05).ACTIVE, r, 100, 100)["count"] for r in range(3)]
+    assert thirds == [18, 19, 18] and sum(thirds) == int(0.05 * 100 * 100 / 9) == 55  # 3 x 18 without carrying
+    # PA as RIPU: ceil(PIXELS / rounds / (1280 * 640) * H * W) per round; PIXELS counts per 1280 x 640 image
+    pa = _cfg(setting="PA", rounds=5, ACTIVE__PIXELS=40, ACTIVE__RADIUS_K=32)
+    assert [round_plan(pa.ACTIVE, r, 1024, 2048)["count"] for r in range(5)] == [21] * 5  # RIPU's, Cityscapes
+    assert round_plan(pa.ACTIVE, 0, 640, 1280) == dict(count=8, radius=0, exclusion=32, block=32, score_radius=32,
+                                                      budget_pixels=8)
 
 
 def test_window_area_matches_the_selected_mask():
@@ -95,14 +102,14 @@ def test_every_strategy_spends_the_exact_budget_without_overlap(name, tmp_path):
     pool = LabelPool(tmp_path / "pool", num_classes=C)
     data = FakeTarget(provider=pool.annotation_provider)
     model = TinyNet()
-    plan = round_plan(cfg.ACTIVE, 0, H, W)
-    assert plan["count"] == int(0.1 / 2 * H * W / 9) == 4
+    counts = [round_plan(cfg.ACTIVE, r, H, W)["count"] for r in range(2)]
+    assert counts == [4, 5]
     before = None
     for r in range(2):
         rec = run_selection_round(cfg, model, pool, r, r, device=torch.device("cpu"), dataset=data,
                                   per_class_iou=per_class_iou, progress=False, num_workers=0)
-        assert rec["regions"] == rec["regions_requested"] == len(data) * plan["count"]
-        assert rec["budget_pixels"] == len(data) * plan["count"] * 9
+        assert rec["regions"] == rec["regions_requested"] == len(data) * counts[r]
+        assert rec["budget_pixels"] == len(data) * counts[r] * 9
         assert rec["pixels"] <= rec["budget_pixels"]
         for name_ in data.names:
             mask = pool.mask(name_)
@@ -114,8 +121,8 @@ def test_every_strategy_spends_the_exact_budget_without_overlap(name, tmp_path):
             new = sum(int(((pool.mask(n) != 255) & (before[n] == 255)).sum()) for n in data.names)
             assert new == rec["pixels"]
         before = {n: pool.mask(n).copy() for n in data.names}
-    assert pool.pixels_total <= pool.budget_pixels == 2 * len(data) * 4 * 9
-    assert data.gt_reads == pool.images[data.names[0]]["regions"] // 4 * len(data)  # oracle: once per image/round
+    assert pool.pixels_total <= pool.budget_pixels == len(data) * int(0.1 * H * W / 9) * 9
+    assert data.gt_reads == 2 * len(data)  # oracle: once per image and round
     # annotated labels are the ground truth (void -> 254)
     for i, n in enumerate(data.names):
         m = pool.mask(n)
@@ -169,13 +176,17 @@ def test_random_strategy_is_seeded(tmp_path):
     assert not all(np.array_equal(a.mask(n), c.mask(n)) for n in names)
 
 
-def test_pixel_setting_totals_exactly_pixels(tmp_path):
-    cfg = _cfg("AL-RIPU", setting="PA", rounds=3, ACTIVE__PIXELS=40)
+def test_pixel_setting_buys_ripus_count_and_keeps_earlier_picks_neighbourhood_excluded(tmp_path):
+    # 17000 pixels per 1280 x 640 image in 3 rounds: ceil(17000 / 3 / 819200 * 24 * 36) = 6 per image and round
+    cfg = _cfg("AL-RIPU", setting="PA", rounds=3, ACTIVE__PIXELS=17000, ACTIVE__RADIUS_K=2)
     pool, data, records = _run(cfg, tmp_path)
-    assert [r["pixels"] for r in records] == [13 * 3, 13 * 3, 14 * 3]
-    for n in data.names:
-        assert pool.images[n]["pixels"] == 40
-    assert pool.pixels_total == pool.budget_pixels == 40 * len(data)
+    assert [r["pixels"] for r in records] == [6 * len(data)] * 3
+    assert pool.pixels_total == pool.budget_pixels == 18 * len(data)
+    for n in data.names:  # as RIPU: no pick within RADIUS_K of another, earlier rounds' included
+        picks = np.argwhere(pool.mask(n) != 255)
+        assert len(picks) == 18
+        gaps = np.abs(picks[:, None] - picks[None]).max(-1) + 3 * np.eye(len(picks), dtype=int)
+        assert gaps.min() > 2, n
 
 
 def test_dwaca_uses_dynamic_weights_and_entropy_is_the_uncertainty(tmp_path):
@@ -195,6 +206,59 @@ def test_dwaca_uses_dynamic_weights_and_entropy_is_the_uncertainty(tmp_path):
     assert torch.isinf(ent[blocked]).all() and torch.allclose(ent[~blocked], ref[~blocked])
     with pytest.raises(ValueError, match="ACTIVE.NAME"):
         strategy_scores("greedy", logits, out_size=(12, 16), blocked=blocked)
+
+
+def test_round_selects_with_the_exact_weights_the_export_uses(tmp_path):
+    iou = torch.linspace(0.05, 0.95, C)
+    iou[3] = 0.0  # the published formula then gives every other class a weight around 1e-5 or below
+    weights = class_weights_for("AL-DWACA", iou, C)
+    assert (weights < 1e-5).sum() > 5  # six decimals would keep at most one digit of these
+    cfg = _cfg("AL-DWACA", rounds=1, ACTIVE__RATIO=0.2)
+    pool, _, records = _run(cfg, tmp_path, per_class_iou=iou)
+    assert records[0]["class_weights"] == weights.tolist()  # full precision in plan.json and the manifest
+    fresh = LabelPool(tmp_path / "fresh", num_classes=C)
+    queries, _ = select_queries(cfg, TinyNet(), fresh, 0, FakeTarget(provider=fresh.annotation_provider),
+                                device=torch.device("cpu"), per_class_iou=iou)
+    for q in queries:
+        np.testing.assert_array_equal(pool.mask(q["name"]) != 255, q["selected"])
+
+
+def test_resuming_a_round_with_another_budget_is_refused_naming_the_keys(tmp_path, monkeypatch):
+    pool = LabelPool(tmp_path / "pool", num_classes=C)
+    data = FakeTarget(provider=pool.annotation_provider)
+
+    def select(cfg):
+        return run_selection_round(cfg, TinyNet(), pool, 0, 10, device=torch.device("cpu"), dataset=data,
+                                   progress=False, num_workers=0)
+
+    def killed(label):
+        raise KeyboardInterrupt(label)
+
+    monkeypatch.setattr(selection, "crash_point", killed)
+    with pytest.raises(KeyboardInterrupt):  # one image journaled
+        select(_cfg(ACTIVE__RATIO=0.1))
+    monkeypatch.undo()
+    with pytest.raises(ValueError, match=r"was started with ACTIVE.RADIUS_K 1, ACTIVE.RATIO 0.1; this run has "
+                                         r"ACTIVE.RADIUS_K 2, ACTIVE.RATIO 0.3"):
+        select(_cfg(ACTIVE__RATIO=0.3, ACTIVE__RADIUS_K=2))
+    with pytest.raises(ValueError, match=r"ACTIVE.SELECT_ITER \[1, 2\], iteration 10; this run has "
+                                         r"ACTIVE.SELECT_ITER \[1, 2, 3\], iteration 11"):
+        run_selection_round(_cfg(rounds=3), TinyNet(), pool, 0, 11, device=torch.device("cpu"), dataset=data,
+                            progress=False, num_workers=0)
+    assert pool.rounds_done == 0
+    record = select(_cfg(ACTIVE__RATIO=0.1))  # the same configuration finishes it
+    assert record["regions"] == len(data) * round_plan(_cfg().ACTIVE, 0, H, W)["count"]
+
+
+@pytest.mark.parametrize("key,value,setting", [("ACTIVE.RATIO", "5.0", "RA"), ("ACTIVE.RATIO", "-0.05", "RA"),
+                                               ("ACTIVE.PIXELS", "0", "PA"), ("ACTIVE.RADIUS_K", "-1", "RA")])
+def test_a_senseless_budget_is_refused_before_the_round_writes_anything(tmp_path, key, value, setting):
+    pool = LabelPool(tmp_path / "pool", num_classes=C)
+    with pytest.raises(ValueError, match=rf"the config: {key} must be .*, got {value}"):
+        run_selection_round(_cfg(setting=setting, **{key.replace(".", "__"): value}), TinyNet(), pool, 0, 1,
+                            device=torch.device("cpu"), dataset=FakeTarget(provider=pool.annotation_provider),
+                            progress=False, num_workers=0)
+    assert not (tmp_path / "pool").exists()
 
 
 def test_round_index_must_follow_the_pool(tmp_path):

@@ -5,8 +5,9 @@
     python tools/import_labels.py DIR -cfg CONFIG [KEY VALUE ...]     (the pool of the config's OUTPUT_DIR)
 
 DIR is the folder tools/select_queries.py wrote (queries.json, queries/) with the returned label PNGs in DIR/labels/.
-Every check runs before the pool changes; an error names the file and leaves the pool untouched. Prints a report
-(pixels bought, images and pixels missing) as JSON.
+Every check runs before the pool changes; an error names the file and leaves the pool untouched. The commit is
+journaled: rerunning an import that was killed finishes it (each label bought once). Prints a report (pixels
+bought, images and pixels missing) as JSON.
 """
 import argparse
 import json
@@ -41,7 +42,8 @@ def main(argv=None):
         output_dir = cfg.OUTPUT_DIR
         if not output_dir:
             raise AnnotationError(f"{args.config_file or 'the config'}: OUTPUT_DIR is empty")
-    pool = LabelPool(Path(output_dir) / "pool", num_classes=classes)
+    # recover: finish what a killed import (or training) left, so rerunning an interrupted import completes it
+    pool = LabelPool(Path(output_dir) / "pool", num_classes=classes, recover=True)
     report = import_labels(pool, args.export_dir)
     print(json.dumps({k: v for k, v in report.items() if k != "record"}, indent=1))
     return report

@@ -16,8 +16,11 @@ Boxes in queries.json are ``[y0, x0, y1, x1]``, INCLUSIVE, clipped to the image;
 
 Nothing enters the pool at export: the export is *pending*, recorded in ``<pool>/export_pending.json``. A second
 export while one is pending is refused (import it first, or delete that file to abandon it). ``import_labels``
-checks everything before it touches the pool, then commits the round in one ``LabelPool.commit_round`` (round
-record ``"source": "import"``) and clears the pending record; any error leaves the pool files byte-identical.
+checks everything before it touches the pool (an error there leaves the pool files byte-identical), then commits the
+round through the pool's round journal (``LabelPool.commit_round``, round record ``"source": "import"``) and clears
+the pending record. A crash or I/O error while writing leaves either the pool as it was or a durable commit;
+rerunning the import (``tools/import_labels.py`` opens the pool with ``recover=True``) finishes either way, buying
+each label exactly once.
 Partial returns are accepted: what arrived is bought, the rest is reported missing and is NOT counted as bought;
 the round's budget is what the config allowed, whether or not it was all returned.
 
@@ -248,7 +251,7 @@ def export_queries(cfg, model, pool, export_dir, *, device, checkpoint="", itera
                 "iteration": int(iteration), "checkpoint": str(checkpoint), "strategy": cfg.ACTIVE.NAME,
                 "setting": cfg.ACTIVE.SETTING, "radius": int(cfg.ACTIVE.RADIUS_K),
                 "num_classes": int(cfg.MODEL.NUM_CLASSES), "iou_source": iou_source,
-                "class_weights": [round(float(w), 6) for w in weights.tolist()], "images_scored": len(queries),
+                "class_weights": weights.tolist(), "images_scored": len(queries),
                 "regions_requested": sum(q["regions_requested"] for q in queries),
                 "budget_pixels": sum(q["budget_pixels"] for q in queries),
                 "requested_pixels": sum(e["pixels"] for e in images), "images": images, "boxes": boxes}
@@ -361,16 +364,32 @@ def _checked_answer(pool, export_dir, entry, classes):
     return requested, answered, labels
 
 
+def _missing_images(document, export_dir):
+    return sorted(e["name"] for e in document["images"] if not (export_dir / e["labels"]).is_file())
+
+
+def _report(document, export_dir, record):
+    return {"round": document["round"], "pixels_bought": record["pixels"],
+            "requested_pixels": document["requested_pixels"], "missing_pixels": record["missing_pixels"],
+            "missing_images": _missing_images(document, export_dir), "record": record}
+
+
 def import_labels(pool, export_dir):
     """Merge the labels returned into ``export_dir/labels/`` into ``pool`` as its next round (see the module doc).
 
-    Every check runs before the pool changes; on any error (AnnotationError, PoolError) the pool files are left
-    as they were. Returns a report dict: round, pixels_bought, requested_pixels, missing_pixels (requested, not
-    answered), missing_images (names with no returned file), record (the manifest's round entry)."""
+    Every check runs before the pool changes; on an AnnotationError the pool files are left as they were. Rerun
+    after a crash (on the pool opened with ``recover=True``) it finishes the import. Returns a report dict: round,
+    pixels_bought, requested_pixels, missing_pixels (requested, not answered), missing_images (names with no
+    returned file), record (the manifest's round entry)."""
     t0 = time.perf_counter()
     export_dir = Path(export_dir)
     document = read_queries(export_dir)
     path = export_dir / QUERIES
+    done = _imported_round(pool, document["export_id"])
+    if done is not None and (read_pending(pool) or {}).get("export_id") == document["export_id"]:
+        # killed after its commit became durable, before it cleared the pending record: only that is left to do
+        (pool.root / PENDING).unlink()
+        return _report(document, export_dir, pool.rounds[done])
     _check_identity(pool, document, path)
     classes = int(document["num_classes"])
     if pool.num_classes is not None and pool.num_classes != classes:
@@ -394,7 +413,7 @@ def import_labels(pool, export_dir):
                                      for y0, x0, y1, x1 in boxes.get(entry["name"], []))
                 pool.add_annotations(entry["name"], entry["index"], answered, labels, bought_regions)
                 regions += bought_regions
-        missing_images = sorted(e["name"] for e, _, _, labels in answers if labels is None)
+        missing_images = _missing_images(document, export_dir)
         missing_pixels = int(sum((requested & ~answered).sum() for _, requested, answered, _ in answers))
         record = {"index": document["round"], "iteration": int(document.get("iteration", 0)),
                   "strategy": document.get("strategy"), "setting": document.get("setting"),
@@ -409,9 +428,7 @@ def import_labels(pool, export_dir):
         pool.discard_pending()
         raise
     (pool.root / PENDING).unlink()
-    return {"round": document["round"], "pixels_bought": record["pixels"],
-            "requested_pixels": document["requested_pixels"], "missing_pixels": missing_pixels,
-            "missing_images": missing_images, "record": record}
+    return _report(document, export_dir, record)
 
 
 __all__ = ["AnnotationError", "CONVENTIONS", "UnlabeledTargetView", "answer_queries_from_ground_truth",

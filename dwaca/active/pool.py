@@ -34,17 +34,22 @@ missing mask, a shape or a pixel count that disagrees, or a ``pixels_total`` tha
 A selection round is journaled under ``rounds/<round index>/`` so that killing the process at any moment and
 rerunning the same command finishes the round exactly as an uninterrupted run would (``dwaca.active.selection``)::
 
-    plan.json                     the round's parameters (iteration, strategy, class weights), fixed at its start
+    plan.json                     the round's parameters (the config its selection and budget depend on, class
+                                  weights), fixed at its start
     staged/<key>.png              an image's whole mask after this round (only images that bought pixels)
     done/<dataset index>.json     the image is finished: pixels added, regions, budget (written after its mask)
     commit.json                   {"manifest": the manifest after the round}, written once every image is done
 
 Committing moves the staged masks over ``masks/`` (``os.replace``), writes the manifest from ``commit.json``, and
-removes the round folder. Opening a pool with ``recover=True`` (the trainer does, from one process) finishes a
-commit a crash interrupted (``rounds/<rounds done>/commit.json`` exists; every step is idempotent) and removes temp
-files killed writes left, so a crash mid-commit never leaves masks and manifest disagreeing; a plain reader gets a
-``PoolError`` saying the commit is pending instead. Image counts
-are recomputed from the staged masks, never added up, so no crash can count a pixel twice.
+removes the round folder. Opening a pool with ``recover=True`` (the trainer and the import tool do, from one
+process) finishes a commit a crash interrupted (``rounds/<rounds done>/commit.json`` exists; every step is
+idempotent) and removes temp files killed writes left, so a crash mid-commit never leaves masks and manifest
+disagreeing; a plain reader gets a ``PoolError`` saying the commit is pending instead. Image counts are recomputed
+from the staged masks, never added up, so no crash can count a pixel twice.
+
+``commit_round`` (annotations added in memory: an import of human labels, tests) commits through the same journal;
+its plan.json is ``{"index", "source": "commit_round"}``. What a crash left of it before ``commit.json`` was
+written is rolled back (by the next ``commit_round`` or by ``recover=True``); after, it is finished as above.
 
 Budget exactness relies on one invariant the selection round keeps (see ``dwaca.active.selection``): new regions
 never overlap pixels that are already annotated. ``add_annotations`` asserts it, so the pixels bought in a round
@@ -68,6 +73,7 @@ MASK_DIR = "masks"
 ROUNDS_DIR = "rounds"
 COMMIT = "commit.json"
 PLAN = "plan.json"
+COMMIT_ROUND = "commit_round"  # plan.json "source" of a round journaled by LabelPool.commit_round
 VERSION = 1
 KILL_ENV = "DWACA_TEST_KILL_AT"
 _crash_point_hits = {}
@@ -184,7 +190,7 @@ class LabelPool:
 
     Use: ``labeled_mask(name)`` -> (H, W) bool of bought pixels (or None); ``annotation_provider(index, name)`` ->
     the training label mask (train ids, 255 elsewhere; the dataset seam); a round calls ``add_annotations`` per
-    image and then ``commit_round`` once, which writes the changed masks and then the manifest.
+    image and then ``commit_round`` once, which commits them through the round journal.
     """
 
     def __init__(self, root, num_classes=None, recover=False):
@@ -199,7 +205,8 @@ class LabelPool:
             self._finish_interrupted_commit()
         elif (self.round_dir(self._rounds_on_disk()) / COMMIT).is_file():
             raise PoolError(f"the commit of round {self._rounds_on_disk()} in {self.root} was interrupted; rerun the "
-                            "training command (`resume auto`) to finish it")
+                            "interrupted command (training with `resume auto`, or tools/import_labels.py) to finish "
+                            "it")
         self.reload()
 
     def reload(self):
@@ -331,33 +338,55 @@ class LabelPool:
         return added
 
     def commit_round(self, record, budget_pixels):
-        """Finish a round: check its budget, write the changed masks, then the manifest (both atomically).
+        """Finish a round of ``add_annotations``: check its budget, then commit it through the round journal as a
+        selection round does (staged masks and done records, ``commit.json``, masks published, manifest written),
+        so a crash or I/O error at any write either leaves the committed pool as it was or leaves a commit that
+        opening the pool with ``recover=True`` finishes.
 
         record: dict describing the round (index, iteration, strategy, regions, seconds, ...); ``pixels`` and
         ``per_image`` are filled in here from what was added. budget_pixels: what this round was allowed to buy.
-        Raises PoolError (nothing written) if the round bought more than its budget.
+        Raises PoolError (the committed pool unchanged, the annotations still pending) if the round bought more than
+        its budget, or if its round folder holds a selection round in progress or an interrupted commit.
         """
         bought = sum(self._pending_pixels.values())
         if bought > budget_pixels:
             raise PoolError(f"round {record.get('index')} bought {bought} pixels, over its budget {budget_pixels}")
-        record = _round_summary(record, list(self._pending_pixels.values()), budget_pixels)
-        self.root.mkdir(parents=True, exist_ok=True)
-        for name in sorted(self._dirty):
-            entry = self.manifest["images"][name]
-            atomic_write_bytes(self.root / entry["file"], _png_bytes(self._masks[name]))
-            entry["pixels"] += self._pending_pixels.get(name, 0)
-            entry["regions"] += self._pending_regions.get(name, 0)
-        self.manifest["pixels_total"] += bought
-        self.manifest["budget_pixels"] += int(budget_pixels)
-        self.manifest["rounds"].append(record)
-        atomic_write_json(self.manifest_path, self.manifest)
+        round_index = self.rounds_done
+        if len({self.images[name]["index"] for name in self._dirty}) != len(self._dirty):
+            raise PoolError(f"round {round_index}: two pending images share a dataset index (their journal entry)")
+        self._clear_commit_round_journal(round_index)
+        try:
+            self.write_round_plan(round_index, {"index": round_index, "source": COMMIT_ROUND})
+            for name in sorted(self._dirty):
+                self._journal_image(round_index, name, self.images[name]["index"], self._masks[name],
+                                    self._pending_pixels[name], self._pending_regions[name])
+            record = self._write_commit(round_index, record, self.journaled_images(round_index), budget_pixels)
+        except BaseException:
+            self._remove_round_dir(round_index)  # nothing was committed: roll back
+            raise
+        self.publish_staged(round_index)
+        self.finish_commit(round_index)
         self._dirty.clear()
         self._pending_pixels.clear()
         self._pending_regions.clear()
         return record
 
+    def _clear_commit_round_journal(self, round_index):
+        """Remove what a killed ``commit_round`` of round ``round_index`` left (nothing of it was committed); refuse
+        to touch a selection round in progress or a commit that ``recover=True`` must finish."""
+        folder = self.round_dir(round_index)
+        if (folder / COMMIT).is_file():
+            raise PoolError(f"the commit of round {round_index} in {self.root} was interrupted; reopen the pool with "
+                            "recover=True to finish it")
+        plan = self.read_round_plan(round_index)
+        if plan is not None and plan.get("source") != COMMIT_ROUND:
+            raise PoolError(f"selection round {round_index} is in progress in {folder}; finish it or delete that "
+                            "folder")
+        self._remove_round_dir(round_index)
+
     def discard_pending(self):
-        """Forget annotations added since the last commit (reloads the committed masks)."""
+        """Forget annotations added since the last commit (reloads the committed masks; after a failure past
+        ``commit.json``, reopen the pool with ``recover=True`` instead)."""
         for name in list(self._dirty):
             entry = self.manifest["images"].get(name)
             path = self.root / entry["file"] if entry else None
@@ -400,32 +429,41 @@ class LabelPool:
         The committed pool is not changed. Raises PoolError (nothing written) if a selected pixel is already
         annotated. Returns the number of pixels added."""
         mask, added = self._with_answer(name, selected, labels)
+        self._journal_image(round_index, name, index, mask, added, regions, **extra)
+        return added
+
+    def _journal_image(self, round_index, name, index, mask, added, regions, **extra):
+        """Write one image's mask after round ``round_index`` to ``staged/`` (if it adds pixels), then its done
+        record."""
         folder = self.round_dir(round_index)
         if added:
             atomic_write_bytes(folder / "staged" / f"{mask_key(name)}.png", _png_bytes(mask))
-        record = dict(extra, name=name, index=int(index), shape=list(mask.shape), added=added, regions=int(regions))
+        record = dict(extra, name=name, index=int(index), shape=list(mask.shape), added=int(added),
+                      regions=int(regions))
         atomic_write_json(folder / "done" / f"{int(index):06d}.json", record)
-        return added
 
     def prepare_commit(self, round_index, record, num_images):
         """Check that round ``round_index`` journaled every image 0 .. num_images-1, build the manifest after it
         (image counts recomputed from the staged masks) and write it to ``commit.json``. Nothing in ``masks/`` or
         the manifest changes yet. Returns the round's manifest record. Raises PoolError if an image is missing,
         a staged mask does not extend the committed one, or the round exceeds its budget."""
-        if self.rounds_done != round_index:
-            raise PoolError(f"cannot commit round {round_index}: the pool at {self.root} has {self.rounds_done}")
         done = self.journaled_images(round_index)
         missing = sorted(set(range(num_images)) - done.keys())
         if missing:
             raise PoolError(f"round {round_index} journal {self.round_dir(round_index)} lacks images {missing[:5]} "
                             f"({len(missing)} of {num_images})")
+        done = {index: done[index] for index in range(num_images)}
+        budget = sum(int(entry.get("budget_pixels", 0)) for entry in done.values())
+        return self._write_commit(round_index, record, done, budget)
+
+    def _write_commit(self, round_index, record, done, budget):
+        """Build the manifest after round ``round_index`` from its journal ``done`` ({index: done record}, image
+        counts recomputed from the staged masks) and write it to ``commit.json``; returns the round's record."""
+        if self.rounds_done != round_index:
+            raise PoolError(f"cannot commit round {round_index}: the pool at {self.root} has {self.rounds_done}")
         manifest = json.loads(json.dumps(self.manifest))
-        added, budget = [], 0
-        for index in range(num_images):
-            entry = done[index]
-            budget += int(entry.get("budget_pixels", 0))
-            if entry["added"]:
-                added.append(self._apply_staged(manifest, round_index, entry))
+        added = [self._apply_staged(manifest, round_index, entry) for _, entry in sorted(done.items())
+                 if entry["added"]]
         record = _round_summary(record, added, budget)
         if record["pixels"] > budget:
             raise PoolError(f"round {round_index} bought {record['pixels']} pixels, over its budget {budget}")
@@ -481,10 +519,14 @@ class LabelPool:
         if not isinstance(commit, dict) or "manifest" not in commit:
             raise PoolError(f"round commit {folder / COMMIT} holds no manifest")
         atomic_write_json(self.manifest_path, commit["manifest"])
-        shutil.rmtree(folder)
-        if not any(folder.parent.iterdir()):
-            folder.parent.rmdir()
+        self._remove_round_dir(round_index)
         self.reload()
+
+    def _remove_round_dir(self, round_index):
+        folder = self.round_dir(round_index)
+        shutil.rmtree(folder, ignore_errors=True)
+        if folder.parent.is_dir() and not any(folder.parent.iterdir()):
+            folder.parent.rmdir()
 
     def _rounds_on_disk(self):
         """Rounds the manifest on disk lists (0 if there is none), read without verifying the masks."""
@@ -495,7 +537,7 @@ class LabelPool:
 
     def _finish_interrupted_commit(self):
         """Remove temp files killed writes left and folders of rounds already committed; complete a commit a crash
-        interrupted."""
+        interrupted, or roll back a ``commit_round`` killed before its ``commit.json``."""
         if not self.root.is_dir():
             return
         for tmp in self.root.rglob(".*.tmp"):
@@ -511,6 +553,8 @@ class LabelPool:
             _read_json(self.round_dir(done) / COMMIT, "round commit")  # unreadable: fail before touching masks
             self.publish_staged(done)
             self.finish_commit(done)
+        elif (self.read_round_plan(done) or {}).get("source") == COMMIT_ROUND:
+            self._remove_round_dir(done)
 
     def __repr__(self):
         return (f"LabelPool(root={str(self.root)!r}, rounds={self.rounds_done}, pixels_total={self.pixels_total}, "

@@ -5,8 +5,9 @@ at full resolution), in batches of ACTIVE.BATCH_SIZE on the model's device, in e
 
 1. forward the image; the strategy (``strategies.strategy_scores``) scores every pixel of the label grid, the
    logits being upsampled to it inside the kernel (``out_size``);
-2. pixels already bought are blocked: the annotated mask is DILATED by the selection radius r (a (2r+1)^2
-   max-pool), so no new (2r+1)^2 window can touch an annotated pixel. Together with ``select_regions``' exclusion
+2. centres near pixels already bought are blocked: the annotated mask is DILATED by k = ACTIVE.RADIUS_K (a
+   (2k+1)^2 max-pool), as RIPU keeps the neighbourhood of earlier picks excluded in later rounds. As k is at least
+   the window radius, no new window can touch an annotated pixel. Together with ``select_regions``' exclusion
    radius (2k in RA, so windows of one round are disjoint) every pixel of every selected window is new, and the
    pixels bought are exactly ``sum of the windows' in-image areas`` (= regions x (2k+1)^2 minus border clipping),
    never more than the budget. Both are verified per image (``BudgetError``);
@@ -18,14 +19,22 @@ A round killed at any point continues from its journal when rerun (images alread
 with exactly the pixels an uninterrupted round buys. Under ``torchrun`` image i is scored by rank i % world; the
 ranks meet at barriers, rank 0 builds the commit from every rank's journal, each rank publishes its own masks.
 
-Budgets (H, W = the label's size, n = len(ACTIVE.SELECT_ITER)), identical for every strategy:
+Budgets (H, W = the label's size, n = len(ACTIVE.SELECT_ITER), r = 0 .. n-1 the round), identical for every
+strategy; the pool's ``budget_pixels`` is their sum over images and rounds done:
 
-* "RA": radius k = ACTIVE.RADIUS_K, exclusion 2k, ``floor(RATIO / n * H * W / (2k+1)^2)`` regions per image and
-  round; budget ``regions * (2k+1)^2`` pixels.
-* "PA": radius 0, exclusion RADIUS_K, ``PIXELS // n`` pixels per image and round, the remainder in the last round,
-  so an image gets exactly PIXELS in total; the score still uses the radius-k neighbourhood.
+* "RA": radius k = ACTIVE.RADIUS_K, exclusion 2k (so a centre is also more than 2k from earlier rounds' centres,
+  as in RIPU); per image, round r buys ``floor(RATIO * (r+1) / n * H * W / (2k+1)^2)`` regions minus what rounds
+  0 .. r-1 planned, so the rounds together plan ``floor(RATIO * H * W / (2k+1)^2)`` regions: the rounding shortfall
+  is carried to later rounds and is below one region in all. Budget ``regions * (2k+1)^2`` pixels. (RIPU takes
+  ``ceil(RATIO / n * H * W / (2k+1)^2)`` every round, which can overspend RATIO by up to n regions.) Regions a round
+  does not buy (no candidate left, or labels an annotator did not return) are not carried.
+* "PA" (RIPU's pixel-based setting): single pixels (radius 0), exclusion k = RADIUS_K within a round and, through
+  the dilation above, from every earlier pick; ``ceil(PIXELS / n / (1280 * 640) * H * W)`` pixels per image and
+  round, RIPU's formula: ACTIVE.PIXELS counts pixels per 1280 x 640 image over all rounds (RIPU uses Cityscapes'
+  2048 x 1024 for H x W whatever the image; the same on Cityscapes). The score uses the radius-k neighbourhood.
 """
 import logging
+import math
 import time
 
 import numpy as np
@@ -34,9 +43,10 @@ from torch.utils.data import DataLoader, Subset
 
 from ..ops import select_regions
 from .pool import LabelPool, PoolError, crash_point
-from .strategies import STRATEGIES, class_weights_for, dilate, strategy_scores
+from .strategies import class_weights_for, dilate, strategy_scores
 
 SETTINGS = ("RA", "PA")
+PA_REFERENCE_AREA = 1280 * 640  # RIPU defines ACTIVE.PIXELS per image of this size
 logger = logging.getLogger("dwaca.active")
 
 
@@ -47,8 +57,9 @@ class BudgetError(PoolError):
 def round_plan(active_cfg, round_index, height, width):
     """What round ``round_index`` buys in one image of (height, width).
 
-    Returns dict(count=regions (RA) or pixels (PA) per image, radius=window radius, exclusion=exclusion radius,
-    score_radius=neighbourhood of the score, budget_pixels=pixels allowed per image)."""
+    Returns dict(count=regions (RA) or pixels (PA) per image, radius=window radius, exclusion=exclusion radius
+    between the round's picks, block=how far a pick stays from pixels already bought (the annotated mask's
+    dilation), score_radius=neighbourhood of the score, budget_pixels=pixels allowed per image)."""
     setting = active_cfg.SETTING
     n = len(active_cfg.SELECT_ITER)
     k = int(active_cfg.RADIUS_K)
@@ -58,13 +69,14 @@ def round_plan(active_cfg, round_index, height, width):
         raise ValueError(f"round {round_index} out of range for {n} rounds")
     if setting == "RA":
         area = (2 * k + 1) ** 2
-        count = int(np.floor(float(active_cfg.RATIO) / n * height * width / area))
-        return dict(count=count, radius=k, exclusion=2 * k, score_radius=k, budget_pixels=count * area)
+        # cumulative targets: the rounds' counts add up to floor(RATIO * H * W / area), the shortfall carried
+        planned = [int(np.floor(float(active_cfg.RATIO) * r / n * height * width / area))
+                   for r in (round_index, round_index + 1)]
+        count = planned[1] - planned[0]
+        return dict(count=count, radius=k, exclusion=2 * k, block=k, score_radius=k, budget_pixels=count * area)
     if setting == "PA":
-        total = int(active_cfg.PIXELS)
-        per = total // n
-        count = total - per * (n - 1) if round_index == n - 1 else per
-        return dict(count=count, radius=0, exclusion=k, score_radius=k, budget_pixels=count)
+        count = math.ceil(int(active_cfg.PIXELS) / n / PA_REFERENCE_AREA * (height * width))
+        return dict(count=count, radius=0, exclusion=k, block=k, score_radius=k, budget_pixels=count)
     raise ValueError(f"ACTIVE.SETTING '{setting}' is not one of {SETTINGS}")
 
 
@@ -101,18 +113,34 @@ def image_seed(seed, round_index, index):
     return ((int(seed) * 1000 + int(round_index)) * 1_000_003 + int(index)) % (2 ** 63)
 
 
+def _round_config(active, iteration, images):
+    """What a resumed round must share with the run that started it (plan.json "config"): what it selects with and
+    everything its budget depends on, keyed by the config key (or argument) it comes from."""
+    config = {"iteration": int(iteration), "ACTIVE.NAME": active.NAME, "ACTIVE.SETTING": active.SETTING,
+              "ACTIVE.SELECT_ITER": [int(i) for i in active.SELECT_ITER], "ACTIVE.RADIUS_K": int(active.RADIUS_K),
+              "target images": int(images)}
+    if active.SETTING == "RA":
+        config["ACTIVE.RATIO"] = float(active.RATIO)
+    else:
+        config["ACTIVE.PIXELS"] = int(active.PIXELS)
+    return config
+
+
 def _start_round(pool, round_index, plan, dist):
     """The round's plan.json: written by rank 0 when the round starts, read back by every rank. A round that is
-    being resumed keeps its plan (class weights included); one from another configuration is an error."""
+    being resumed keeps its plan (class weights included); one started with another configuration is a ValueError
+    naming the keys that differ."""
     if dist.is_main() and pool.read_round_plan(round_index) is None:
         pool.write_round_plan(round_index, plan)
     dist.barrier()
     stored = pool.read_round_plan(round_index)
-    for key in ("iteration", "strategy", "setting", "images"):
-        if stored.get(key) != plan[key]:
-            raise PoolError(f"round {round_index} in progress ({pool.round_dir(round_index)}/plan.json) has {key} "
-                            f"{stored.get(key)!r}, this run {plan[key]!r}; finish it with the same configuration "
-                            "or delete that folder")
+    was, now = stored.get("config") or {}, plan["config"]
+    differ = sorted(k for k in was.keys() | now.keys() if was.get(k) != now.get(k))
+    if differ:
+        raise ValueError(f"round {round_index} in progress ({pool.round_dir(round_index) / 'plan.json'}) was started "
+                         f"with {', '.join(f'{k} {was.get(k)!r}' for k in differ)}; this run has "
+                         f"{', '.join(f'{k} {now.get(k)!r}' for k in differ)}: finish it with the same configuration "
+                         "or delete that folder")
     return stored
 
 
@@ -163,7 +191,7 @@ def select_batches(cfg, model, pool, round_index, batches, *, device, weights, s
             if device.type == "cuda":
                 torch.cuda.synchronize(device)
             t1 = time.perf_counter()
-            blocked = _blocked_pixels(pool, group, H, W, plan["radius"], device)
+            blocked = _blocked_pixels(pool, group, H, W, plan["block"], device)
             generators = [torch.Generator().manual_seed(image_seed(seed, round_index, it["index"])) for it in group]
             score = _score(name, logits, (H, W), blocked, plan, weights, sigma, generators)
             centers, selected, _ = select_regions(score, plan["count"], radius=plan["radius"],
@@ -240,19 +268,19 @@ def run_selection_round(cfg, model, pool, round_index, iteration, *, device, per
     round's manifest record.
     """
     from ..engine import distributed as dist  # imported here: dwaca.engine imports this package
+    from .annotation import check_active_config  # imported here: annotation imports this module
+    check_active_config(cfg)  # before anything is written: a bad budget must not leave a plan.json behind
     active = cfg.ACTIVE
     name = active.NAME
-    if name not in STRATEGIES:
-        raise ValueError(f"ACTIVE.NAME '{name}' is not one of {STRATEGIES}")
     if pool.rounds_done != round_index:
         raise PoolError(f"round {round_index} requested but the pool at {pool.root} has {pool.rounds_done} rounds")
     if dataset is None:
         dataset = build_select_dataset(cfg, pool)
     weights = class_weights_for(name, per_class_iou, int(cfg.MODEL.NUM_CLASSES), active.WEIGHT_MODE)
+    # full precision (JSON round-trips floats exactly): the export path selects with these very weights
     plan = _start_round(pool, round_index, {
-        "index": round_index, "iteration": int(iteration), "strategy": name, "setting": active.SETTING,
-        "images": len(dataset), "iou_source": iou_source,
-        "class_weights": [round(float(w), 6) for w in weights.tolist()]}, dist)
+        "index": round_index, "config": _round_config(active, iteration, len(dataset)), "iou_source": iou_source,
+        "class_weights": weights.tolist()}, dist)
     weights = torch.tensor(plan["class_weights"], dtype=torch.float32)
     my_indices = dist.shard(range(len(dataset)))
     done = pool.journaled_images(round_index)
