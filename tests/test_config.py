@@ -3,7 +3,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from dwaca.config import load_config
+from dwaca.config import add_config_arguments, config_from_args, load_config, unused_settings
 from dwaca.models import MODEL_NAMES, build_model
 
 CONFIGS = Path(__file__).resolve().parents[1] / "configs"
@@ -67,3 +67,21 @@ def test_unknown_key_in_overrides_is_named():
     # yacs' merge_from_list reports it with an AssertionError (merge_from_file with a KeyError).
     with pytest.raises((KeyError, AssertionError), match="SOLVER.LEARNING_RATE"):
         load_config(None, ["SOLVER.LEARNING_RATE", "0.1"])
+
+
+def test_ripu_flags_and_keys_without_effect_are_accepted_and_reported():
+    import argparse
+    # RIPU's command lines pass --proctitle (the process title): accepted and ignored
+    args = add_config_arguments(argparse.ArgumentParser()).parse_args(
+        ["--proctitle", "AL-RIPU", "-cfg", str(CONFIGS / "gtav" / "deeplabv2_r101_RA.yaml"), "DEBUG", "1"])
+    cfg = config_from_args(args)
+    assert cfg.DEBUG == 1
+    assert unused_settings(cfg) == ["DEBUG"]
+    assert unused_settings(load_config(None, ["ACTIVE.VIZ_MASK", "False", "PREPARE_DIR", "x"])) == [
+        "ACTIVE.VIZ_MASK", "PREPARE_DIR"]
+    assert all(unused_settings(load_config(str(path))) == [] for path in SHIPPED)
+
+
+def test_evaluation_flips_by_default_as_ripu_test():
+    assert load_config().TEST.FLIP is True
+    assert load_config(None, ["TEST.FLIP", "False"]).TEST.FLIP is False

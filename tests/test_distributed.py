@@ -1,5 +1,6 @@
 """Two gloo ranks on the CPU: a sharded selection round buys exactly what a single process buys from the same
-checkpoint (masks byte for byte, manifest totals), and DDP training runs with rank 0 alone writing files."""
+checkpoint (masks byte for byte, manifest totals), DDP training runs with rank 0 alone writing files and one seed
+on every rank, and each rank resumes its own RNG states."""
 import json
 import socket
 from pathlib import Path
@@ -14,7 +15,7 @@ from dwaca.config import load_config
 from dwaca.data.synthetic import generate_benchmark
 from dwaca.engine import distributed as dist
 from dwaca.engine import train
-from dwaca.engine.checkpoint import load_checkpoint
+from dwaca.engine.checkpoint import load_checkpoint, rng_state, save_checkpoint, set_rng_state
 from dwaca.engine.trainer import open_pool
 
 REPO = Path(__file__).resolve().parents[1]
@@ -22,14 +23,14 @@ CONFIG = REPO / "configs" / "synthetic" / "dwaca_RA_5%.yaml"
 WORLD = 2
 
 
-def _cfg(data_root, out, name="AL-DWACA"):
+def _cfg(data_root, out, name="AL-DWACA", seed=5, batch=1):
     return load_config(str(CONFIG), [
         "DATASETS.ROOT", str(data_root), "OUTPUT_DIR", str(out), "MODEL.DEVICE", "cpu",
         "INPUT.SOURCE_INPUT_SIZE_TRAIN", "(64, 32)", "INPUT.TARGET_INPUT_SIZE_TRAIN", "(64, 32)",
         "INPUT.INPUT_SIZE_TEST", "(64, 32)", "SOLVER.MAX_ITER", "4", "SOLVER.STOP_ITER", "4",
-        "SOLVER.CHECKPOINT_PERIOD", "2", "SOLVER.BATCH_SIZE", "1", "SOLVER.NUM_WORKERS", "0", "TEST.BATCH_SIZE", "2",
-        "ACTIVE.BATCH_SIZE", "2", "ACTIVE.SELECT_ITER", "[2, 3]", "ACTIVE.NAME", name, "ACTIVE.RATIO", "0.1",
-        "SEED", "5"])
+        "SOLVER.CHECKPOINT_PERIOD", "2", "SOLVER.BATCH_SIZE", str(batch), "SOLVER.NUM_WORKERS", "0",
+        "TEST.BATCH_SIZE", "2", "ACTIVE.BATCH_SIZE", "2", "ACTIVE.SELECT_ITER", "[2, 3]", "ACTIVE.NAME", name,
+        "ACTIVE.RATIO", "0.1", "SEED", str(seed)])
 
 
 def _select_two_rounds(cfg, checkpoint, strategy):
@@ -53,7 +54,11 @@ def _worker(rank, port, data_root, checkpoint, outputs):
     try:
         for strategy, out in outputs["select"].items():
             _select_two_rounds(_cfg(data_root, out), checkpoint, strategy)
-        train(_cfg(data_root, outputs["train"]))
+        # SEED -1: each rank would draw its own seed, so rank 0's draw must reach every rank. Two images per rank:
+        # BatchNorm over one image diverges within these few steps for some seeds, and -1 may draw any.
+        out = train(_cfg(data_root, outputs["train"], seed=-1, batch=2))
+        seeds = dist.all_gather_object(out["seed"])
+        assert seeds[0] == seeds[1], seeds
     finally:
         dist.cleanup()
 
@@ -108,7 +113,31 @@ def test_sharded_round_equals_single_process_and_ddp_trains(data_root, tmp_path)
     ddp = Path(outputs["train"])
     pool = LabelPool(ddp / "pool")
     assert pool.rounds_done == 2 and 0 < pool.pixels_total <= pool.budget_pixels
-    assert sorted(p.name for p in ddp.glob("*.pth")) == ["model_iter000001.pth", "model_iter000002.pth",
+    # rounds after 2 and 3 steps, each from a checkpoint of its iteration (the periodic one at 2)
+    assert [r["iteration"] for r in pool.rounds] == [2, 3]
+    assert sorted(p.name for p in ddp.glob("*.pth")) == ["model_iter000002.pth", "model_iter000003.pth",
                                                          "model_iter000004.pth"]
     assert json.loads((ddp / "results.json").read_text())["rounds_done"] == 2
     assert "rank 0 of 2" in (ddp / "log.txt").read_text()
+
+
+def _rng_worker(rank, port, path):
+    torch_dist.init_process_group("gloo", init_method=f"tcp://127.0.0.1:{port}", rank=rank, world_size=WORLD)
+    try:
+        torch.manual_seed(100 + rank)  # the ranks' generators differ (augmentation, dropout draw per rank)
+        states = dist.all_gather_object(rng_state())  # as the trainer's checkpoint gathers them
+        expected = torch.rand(4)
+        if dist.is_main():
+            net = torch.nn.Conv2d(1, 1, 1)
+            save_checkpoint(path, model=net, optimizer=torch.optim.SGD(net.parameters(), lr=0.1), iteration=1,
+                            rounds_done=0, cfg=load_config(None), rng=states)
+        dist.barrier()
+        torch.manual_seed(0)
+        set_rng_state(load_checkpoint(path)["rng"])
+        assert torch.equal(torch.rand(4), expected), rank
+    finally:
+        dist.cleanup()
+
+
+def test_each_rank_resumes_its_own_rng_states(tmp_path):
+    mp.spawn(_rng_worker, args=(_free_port(), str(tmp_path / "model_iter000001.pth")), nprocs=WORLD, join=True)

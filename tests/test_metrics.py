@@ -116,3 +116,20 @@ def test_evaluate_with_a_conv_model_on_random_data_matches_the_plain_argmax():
     keep = labels != 255
     assert result["pixel_acc"] == pytest.approx((pred[keep] == labels[keep]).double().mean().item())
     assert list(result["per_class_iou"]) == ["0", "1", "2"]
+
+
+def test_evaluate_with_flip_scores_the_mean_softmax_of_the_image_and_its_mirror():
+    torch.manual_seed(0)
+    images, labels = torch.randn(4, 3, 6, 10), torch.randint(0, 3, (4, 6, 10))
+    model = nn.Conv2d(3, 3, (1, 3), padding=(0, 1))  # left/right asymmetric: the flip changes its output
+    with torch.no_grad():
+        probs = model(images).softmax(1) + model(images.flip(-1)).flip(-1).softmax(1)
+        plain = model(images).argmax(1)
+    expected = probs.argmax(1)
+    assert not torch.equal(expected, plain)  # the data exercise the flip
+    loader = DataLoader(_Pairs(images, labels), batch_size=3)
+    for flip, pred in ((True, expected), (False, plain)):
+        result = evaluate(model, loader, 3, torch.device("cpu"), flip=flip)
+        reference = ConfusionMatrix(3, "cpu")
+        reference.update(pred, labels)
+        assert torch.equal(result["confusion"].mat, reference.mat), flip

@@ -63,7 +63,7 @@ def main(argv=None):
     per_class_iou, iou_source = iou_for_round(cfg, state, pool, model, device)
     seed = state.get("seed")
     document = export_queries(cfg, model, pool, args.export, device=device, checkpoint=cfg.resume,
-                              iteration=int(state["iteration"]) + 1,  # a round runs before this step (trainer)
+                              iteration=int(state["iteration"]),  # a round runs after this many steps (trainer)
                               per_class_iou=per_class_iou, iou_source=iou_source,
                               seed=int(cfg.SEED if seed is None else seed))
     log.info("round %d exported to %s: %d images, %d regions, %d pixels requested (budget %d)", document["round"],

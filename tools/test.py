@@ -3,7 +3,8 @@
 
     python tools/test.py -cfg CONFIG resume OUTPUT/model_iter040000.pth OUTPUT_DIR results/eval
 
-prints the per-class IoU table and writes OUTPUT_DIR/results.json.
+prints the per-class IoU table and writes OUTPUT_DIR/test_results.json (a training run's results.json in the
+same OUTPUT_DIR is left as it is). TEST.FLIP (default on, as RIPU) averages over the image and its flip.
 """
 import argparse
 import sys

@@ -44,6 +44,7 @@ _C.SOLVER.LR_POWER = 0.9
 _C.SOLVER.MOMENTUM = 0.9
 _C.SOLVER.WEIGHT_DECAY = 0.0005
 _C.SOLVER.BATCH_SIZE = 2
+# Batch of the evaluations during training (ACTIVE.IOU_SOURCE val, the final one); tools/test.py uses TEST.BATCH_SIZE.
 _C.SOLVER.BATCH_SIZE_VAL = 1
 _C.SOLVER.CONSISTENT_LOSS = 0.1
 _C.SOLVER.NEGATIVE_LOSS = 1.0
@@ -58,10 +59,15 @@ _C.ACTIVE = CN()
 # Selection strategy: "AL-DWACA" (dynamic weights + context-aware diversity), "AL-RIPU" (region impurity x
 # prediction uncertainty), "entropy" (mean region entropy), "random".
 _C.ACTIVE.NAME = "AL-DWACA"
+# "RA" (regions) or "PA" (single pixels); budgets in dwaca.active.selection.
 _C.ACTIVE.SETTING = "RA"
+# Rounds: each runs after this many optimizer steps.
 _C.ACTIVE.SELECT_ITER = [10000, 12000, 14000, 16000, 18000]
+# RA: fraction of each target image bought over all rounds.
 _C.ACTIVE.RATIO = 0.022
+# PA: pixels per 1280 x 640 image over all rounds, scaled to the image's size (RIPU's definition).
 _C.ACTIVE.PIXELS = 40
+# Region radius k (RA: (2k+1)^2 regions; PA: minimum spacing of the picked pixels); also the score's neighbourhood.
 _C.ACTIVE.RADIUS_K = 1
 # dwaca: Gaussian context weighting of the neighbourhood (0 = the published flat window).
 _C.ACTIVE.SIGMA = 0.0
@@ -72,16 +78,21 @@ _C.ACTIVE.WEIGHT_MODE = "dwaca"
 _C.ACTIVE.IOU_SOURCE = "pool"
 # dwaca: images scored per forward pass during a selection round.
 _C.ACTIVE.BATCH_SIZE = 1
-_C.ACTIVE.VIZ_MASK = True
+_C.ACTIVE.VIZ_MASK = True  # unused (RIPU: save pictures of the selected masks)
 
 _C.TEST = CN()
 _C.TEST.BATCH_SIZE = 1
+# dwaca: average the softmax over the image and its horizontal flip, as RIPU's tools/test.py does.
+_C.TEST.FLIP = True
 
 _C.OUTPUT_DIR = ""
 _C.resume = ""
-_C.PREPARE_DIR = ""
+_C.PREPARE_DIR = ""  # unused (RIPU: where its data preparation writes)
 _C.SEED = -1
-_C.DEBUG = 0
+_C.DEBUG = 0  # unused (RIPU: a selection round at every iteration)
+
+# Keys RIPU's configs carry that this package does not implement: a value other than the default is warned about.
+UNUSED_KEYS = ("ACTIVE.VIZ_MASK", "PREPARE_DIR", "DEBUG")
 
 cfg = _C
 
@@ -89,6 +100,15 @@ cfg = _C
 def get_cfg_defaults():
     """A fresh, mutable copy of the defaults."""
     return _C.clone()
+
+
+def unused_settings(c):
+    """The UNUSED_KEYS that ``c`` sets to something other than the default."""
+    def value(node, key):
+        for part in key.split("."):
+            node = node[part]
+        return node
+    return [key for key in UNUSED_KEYS if value(c, key) != value(_C, key)]
 
 
 def load_config(config_file=None, opts=()):

@@ -5,7 +5,8 @@ A checkpoint holds everything a run needs to continue exactly where it stopped::
     {"model": state_dict, "optimizer": state_dict, "scaler": state_dict or None,
      "iteration": optimisation steps done, "rounds_done": selection rounds done,
      "train_confusion": (C, C) int64 confusion on annotated target pixels since the last round,
-     "rng": {"torch", "cuda", "numpy", "python"}, "config": the yacs dump, "seed": the run's seed}
+     "rng": [{"torch", "cuda", "numpy", "python"} of rank 0, of rank 1, ...], "config": the yacs dump,
+     "seed": the run's seed}
 
 A checkpoint that cannot be read, or that belongs to another model (MODEL.NAME, MODEL.NUM_CLASSES or the state
 dict's keys and shapes differ), raises ``CheckpointError`` naming the file and what differs.
@@ -20,6 +21,7 @@ import torch
 import yaml
 
 from ..active.pool import atomic_write_bytes
+from . import distributed as dist
 
 CHECKPOINT_RE = re.compile(r"model_iter(\d{6,})\.pth$")
 MODEL_KEYS = ("NAME", "NUM_CLASSES")
@@ -34,15 +36,22 @@ def checkpoint_path(output_dir, iteration):
 
 
 def rng_state():
+    """This process's RNG states."""
     state = {"torch": torch.get_rng_state(), "numpy": np.random.get_state(), "python": random.getstate()}
     if torch.cuda.is_available():
         state["cuda"] = torch.cuda.get_rng_state_all()
     return state
 
 
-def set_rng_state(state):
-    if not state:
+def set_rng_state(states):
+    """Restore this rank's entry of a checkpoint's "rng" (a single dict: checkpoints written before the ranks'
+    states were gathered). A rank the checkpoint has no state for (resumed on more processes) keeps its seeded
+    generators."""
+    if isinstance(states, dict):
+        states = [states]
+    if not states or dist.rank() >= len(states):
         return
+    state = states[dist.rank()]
     torch.set_rng_state(state["torch"])
     np.random.set_state(state["numpy"])
     random.setstate(state["python"])
@@ -54,13 +63,14 @@ def set_rng_state(state):
 
 
 def save_checkpoint(path, *, model, optimizer, iteration, rounds_done, cfg, scaler=None, train_confusion=None,
-                    seed=None, extra=None):
-    """Serialise the training state to ``path`` atomically (temp file in the same folder, fsync, os.replace)."""
+                    seed=None, rng=None, extra=None):
+    """Serialise the training state to ``path`` atomically (temp file in the same folder, fsync, os.replace).
+    ``rng``: every rank's ``rng_state()`` in rank order (default: this process's alone)."""
     state = {"model": model.state_dict(), "optimizer": optimizer.state_dict(),
              "scaler": scaler.state_dict() if scaler is not None else None,
              "iteration": int(iteration), "rounds_done": int(rounds_done),
              "train_confusion": train_confusion.cpu() if train_confusion is not None else None,
-             "rng": rng_state(), "config": cfg.dump(), "seed": seed}
+             "rng": rng if rng is not None else [rng_state()], "config": cfg.dump(), "seed": seed}
     if extra:
         state.update(extra)
     buf = io.BytesIO()

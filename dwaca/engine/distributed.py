@@ -54,6 +54,15 @@ def all_reduce_tensor(tensor):
     return tensor
 
 
+def broadcast_object(obj, src=0):
+    """Rank ``src``'s ``obj`` (picklable) on every rank."""
+    if world_size() == 1:
+        return obj
+    box = [obj]
+    dist.broadcast_object_list(box, src=src)
+    return box[0]
+
+
 def all_gather_object(obj):
     """[obj of rank 0, obj of rank 1, ...] (picklable objects)."""
     if world_size() == 1:

@@ -6,12 +6,24 @@ from .metrics import ConfusionMatrix
 
 
 @torch.no_grad()
-def evaluate(model, data_loader, num_classes, device, class_names=None):
+def predict(model, image, size, flip=False):
+    """(B, H, W) class predictions of ``model`` at ``size`` (H, W): the logits upsampled (bilinear,
+    align_corners=True), then the argmax; with ``flip`` the argmax of the mean softmax over the image and its
+    horizontal flip (RIPU's test-time flip)."""
+    logits = upsample_to(model(image), size)
+    if not flip:
+        return logits.argmax(1)
+    flipped = upsample_to(model(image.flip(-1)), size).flip(-1)
+    return (logits.softmax(1) + flipped.softmax(1)).argmax(1)
+
+
+@torch.no_grad()
+def evaluate(model, data_loader, num_classes, device, class_names=None, flip=False):
     """Run ``model`` over ``data_loader`` and score it.
 
     The loader yields dicts with "image" (B, 3, H, W) float and "label" (B, H, W) integer (255 = ignored); the
-    logits are upsampled to the label size (bilinear, align_corners=True) before the argmax. The model is put in
-    eval mode and restored to its previous mode afterwards.
+    predictions are ``predict``'s at the label size. The model is put in eval mode and restored to its previous
+    mode afterwards.
     Returns {"mIoU": float, "per_class_iou": {name: float (NaN = class absent from predictions and labels)},
     "pixel_acc": float, "confusion": ConfusionMatrix}; names default to the class indices as strings.
     """
@@ -25,7 +37,7 @@ def evaluate(model, data_loader, num_classes, device, class_names=None):
         for batch in data_loader:
             image = batch["image"].to(device, non_blocking=True)
             label = batch["label"].to(device, non_blocking=True)
-            pred = upsample_to(model(image), label.shape[-2:]).argmax(1)
+            pred = predict(model, image, label.shape[-2:], flip)
             confusion.update(pred, label)
     finally:
         model.train(was_training)

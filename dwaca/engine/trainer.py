@@ -2,13 +2,16 @@
 
 Each iteration ``it`` (1-based, up to SOLVER.STOP_ITER; the poly schedule runs over SOLVER.MAX_ITER):
 
-1. if ``it`` is the next ACTIVE.SELECT_ITER: a selection round (``dwaca.active.run_selection_round``) buys the
-   round's budget into the labelled pool ``OUTPUT_DIR/pool`` (before the step);
-2. one source batch and one target batch: supervised source loss, target cross-entropy on the annotated pixels
+1. one source batch and one target batch: supervised source loss, target cross-entropy on the annotated pixels
    only (the target dataset reads labels through the pool), RIPU's negative learning on target predictions and
    local consistency on the source, weighted by cfg.SOLVER (``dwaca.losses.adaptation_losses``); SGD with the head
    at 10x the backbone rate; bf16/fp16 autocast on CUDA when SOLVER.AMP is set;
-3. a checkpoint ``OUTPUT_DIR/model_iter{it:06d}.pth`` every SOLVER.CHECKPOINT_PERIOD and at the end.
+2. a checkpoint ``OUTPUT_DIR/model_iter{it:06d}.pth`` every SOLVER.CHECKPOINT_PERIOD and at the end;
+3. if ``it`` is the next ACTIVE.SELECT_ITER and training goes on: a selection round
+   (``dwaca.active.run_selection_round``) buys the round's budget into the labelled pool ``OUTPUT_DIR/pool``.
+   As in RIPU's loop, round r thus sees the model after exactly SELECT_ITER[r] optimizer steps and is recorded at
+   that iteration. A round due at STOP_ITER is left to the run that resumes from the final checkpoint (it runs
+   before that run's first step; in between, the round can be answered by hand, ``dwaca.active.annotation``).
 
 Per-class IoU for the dynamic weights (AL-DWACA), ACTIVE.IOU_SOURCE:
 
@@ -27,9 +30,13 @@ with SOLVER.NUM_WORKERS 0 (they then come from the restored global RNG); with wo
 derive from the run seed and the position.
 
 ``resume auto`` resumes from the newest checkpoint in OUTPUT_DIR (a fresh start if there is none), so one command
-can be rerun until the run is complete. A checkpoint is also written right before each selection round, so a crash
+can be rerun until the run is complete. Each selection round starts from a checkpoint of its iteration (the
+periodic one when SELECT_ITER is a multiple of SOLVER.CHECKPOINT_PERIOD, otherwise one written for it), so a crash
 after a round never resumes from a state that trained without the round's labels; a round interrupted by a crash
 continues from its journal (``dwaca.active.pool``), and the result equals an uninterrupted run's.
+
+SEED -1 (the default) draws a seed, on rank 0 in a distributed run, shared with every rank and saved in the
+checkpoints; a resumed run uses the saved one. Each rank's RNG states are saved and restored by rank.
 
 Distributed (``torchrun --nproc_per_node=N tools/train.py ...``, see ``dwaca.engine.distributed``): the model is
 wrapped in DistributedDataParallel, rank r trains on every world-th sample of each epoch's permutation, the test
@@ -53,12 +60,14 @@ from torch.nn.parallel import DistributedDataParallel
 from torch.utils.data import DataLoader, Subset
 
 from ..active import LabelPool, PoolError, run_selection_round
+from ..active.annotation import check_active_config
 from ..active.pool import atomic_write_json, crash_point
 from ..active.selection import build_select_dataset
+from ..config import unused_settings
 from ..losses import adaptation_losses, upsample_to
 from . import distributed as dist
 from .checkpoint import (check_model_config, checkpoint_path, latest_checkpoint, load_checkpoint, load_model_state,
-                         save_checkpoint, set_rng_state)
+                         rng_state, save_checkpoint, set_rng_state)
 from .evaluator import evaluate
 from .metrics import MIOU13_OF_16, ConfusionMatrix, format_table, mean_iou
 from .solver import build_optimizer, set_poly_lr
@@ -108,10 +117,12 @@ def resolve_device(cfg):
 
 
 def seed_everything(seed):
-    """Seed python, numpy and torch; a negative seed draws one (returned, so it can be logged and saved)."""
+    """Seed python, numpy and torch; a negative seed draws one (returned, so it can be logged and saved). In a
+    distributed run every rank calls it and rank 0's draw is used by all: the data shards and the strategies'
+    draws only fit together when the ranks share the seed."""
     seed = int(seed)
     if seed < 0:
-        seed = int.from_bytes(os.urandom(4), "little") & 0x7FFFFFFF
+        seed = dist.broadcast_object(int.from_bytes(os.urandom(4), "little") & 0x7FFFFFFF)
     random.seed(seed)
     np.random.seed(seed % (2 ** 32))
     torch.manual_seed(seed)
@@ -178,22 +189,26 @@ def _nan_to_none(x):
 
 
 # -- evaluation ------------------------------------------------------------------------------------------------------
-def build_test_loader(cfg):
-    """Loader over this rank's share of DATASETS.TEST (all of it in a single process) and the whole dataset."""
+def build_test_loader(cfg, batch_size=None):
+    """Loader over this rank's share of DATASETS.TEST (all of it in a single process) and the whole dataset;
+    ``batch_size`` defaults to TEST.BATCH_SIZE."""
     from ..data import build_dataset
     dataset = build_dataset(cfg, cfg.DATASETS.TEST, "test")
     part = dataset if dist.world_size() == 1 else Subset(dataset, dist.shard(range(len(dataset))))
-    return DataLoader(part, batch_size=max(1, int(cfg.TEST.BATCH_SIZE)), shuffle=False,
-                      num_workers=int(cfg.SOLVER.NUM_WORKERS)), dataset
+    batch_size = cfg.TEST.BATCH_SIZE if batch_size is None else batch_size
+    # Its own generator: iterating a loader draws a seed, which must not advance the training's global RNG.
+    return DataLoader(part, batch_size=max(1, int(batch_size)), shuffle=False, num_workers=int(cfg.SOLVER.NUM_WORKERS),
+                      generator=torch.Generator()), dataset
 
 
-def evaluate_on_test(cfg, model, device, loader=None):
-    """Evaluate on DATASETS.TEST: evaluator's dict plus "mIoU13" for 16-class models."""
+def evaluate_on_test(cfg, model, device, loader=None, batch_size=None):
+    """Evaluate on DATASETS.TEST (with TEST.FLIP, on the image and its flip): evaluator's dict plus "mIoU13" for
+    16-class models. ``batch_size`` as ``build_test_loader``'s."""
     from ..data import class_names
     if loader is None:
-        loader, _ = build_test_loader(cfg)
+        loader, _ = build_test_loader(cfg, batch_size)
     num_classes = int(cfg.MODEL.NUM_CLASSES)
-    res = evaluate(model, loader, num_classes, device, class_names(num_classes))
+    res = evaluate(model, loader, num_classes, device, class_names(num_classes), flip=bool(cfg.TEST.FLIP))
     if dist.world_size() > 1:  # each rank saw its shard: score the summed confusion
         confusion = res["confusion"]
         dist.all_reduce_tensor(confusion.mat)
@@ -214,13 +229,13 @@ def results_table(cfg, res, title=""):
     return table
 
 
-def write_results(output_dir, res, **extra):
-    """``output_dir/results.json`` (atomic): mIoU, per_class_iou {name: IoU or null}, pixel_acc, [mIoU13], extra."""
+def write_results(output_dir, res, filename="results.json", **extra):
+    """``output_dir/filename`` (atomic): mIoU, per_class_iou {name: IoU or null}, pixel_acc, [mIoU13], extra."""
     out = {"mIoU": res["mIoU"], "per_class_iou": res["per_class_iou"], "pixel_acc": res["pixel_acc"]}
     if "mIoU13" in res:
         out["mIoU13"] = res["mIoU13"]
     out.update(extra)
-    path = Path(output_dir) / "results.json"
+    path = Path(output_dir) / filename
     atomic_write_json(path, _nan_to_none(out))
     return path
 
@@ -266,7 +281,8 @@ def round_class_iou(cfg, model, device, train_conf, log):
     if cfg.ACTIVE.IOU_SOURCE == "val":
         log.warning("ACTIVE.IOU_SOURCE=val: the dynamic class weights use IoU measured on %s, the evaluation set "
                     "(TEST-SET LEAKAGE; only for reproducing published numbers)", cfg.DATASETS.TEST)
-        return torch.tensor(list(evaluate_on_test(cfg, model, device)["per_class_iou"].values())), "val"
+        res = evaluate_on_test(cfg, model, device, batch_size=cfg.SOLVER.BATCH_SIZE_VAL)
+        return torch.tensor(list(res["per_class_iou"].values())), "val"
     if cfg.ACTIVE.IOU_SOURCE != "pool":
         raise ValueError(f"ACTIVE.IOU_SOURCE must be 'pool' or 'val', got '{cfg.ACTIVE.IOU_SOURCE}'")
     total = ConfusionMatrix(train_conf.num_classes, train_conf.mat.device)
@@ -278,11 +294,12 @@ def round_class_iou(cfg, model, device, train_conf, log):
 
 def train(cfg, log=None):
     """Train (and select) according to ``cfg``, evaluate on DATASETS.TEST, write results.json; returns
-    {"results": evaluator dict, "output_dir", "iteration", "rounds_done", "checkpoint"}. In a distributed run
+    {"results": evaluator dict, "output_dir", "iteration", "rounds_done", "checkpoint", "seed"}. In a distributed run
     (process group initialised, see ``dwaca.engine.distributed``) every rank calls it."""
     from ..data import build_dataset
     from ..models import build_model
 
+    check_active_config(cfg)
     if not cfg.OUTPUT_DIR:
         raise ValueError("OUTPUT_DIR is empty; pass `OUTPUT_DIR <dir>`")
     output_dir = Path(cfg.OUTPUT_DIR)
@@ -307,6 +324,8 @@ def train(cfg, log=None):
         seed = seed_everything(cfg.SEED)
     log.info("output dir %s, device %s, seed %d, strategy %s %s, %d threads, rank %d of %d", output_dir, device,
              seed, cfg.ACTIVE.NAME, cfg.ACTIVE.SETTING, torch.get_num_threads(), dist.rank(), dist.world_size())
+    for key in unused_settings(cfg):
+        log.warning("%s is set but has no effect here (kept so RIPU's configs load)", key)
 
     num_classes = int(cfg.MODEL.NUM_CLASSES)
     pool = open_pool(output_dir / "pool", num_classes)
@@ -359,40 +378,49 @@ def train(cfg, log=None):
              n_rounds, select_iters)
 
     def checkpoint(iteration):
-        """Every rank calls it (the confusion is summed over ranks); rank 0 writes."""
+        """Every rank calls it (the confusion is summed over ranks, the RNG states gathered); rank 0 writes."""
         conf = summed_confusion(train_conf)
+        rng = dist.all_gather_object(rng_state())
         if not main:
             return None
         crash_point("checkpoint")
         path = save_checkpoint(checkpoint_path(output_dir, iteration), model=model, optimizer=optimizer,
                                iteration=iteration, rounds_done=rounds_done, cfg=cfg, scaler=scaler,
-                               train_confusion=conf, seed=seed)
+                               train_confusion=conf, seed=seed, rng=rng)
         log.info("saved %s", path)
         return path
 
     stop_iter, max_iter = int(cfg.SOLVER.STOP_ITER), int(cfg.SOLVER.MAX_ITER)
     period = max(1, int(cfg.SOLVER.CHECKPOINT_PERIOD))
     log_period = max(1, min(20, stop_iter // 10 or 1))
-    model.train()
     last_ckpt = None
-    saved_iter = start_iter
-    t_start = time.perf_counter()
-    t_window = time.perf_counter()
-    it = start_iter
-    for it in range(start_iter + 1, stop_iter + 1):
-        # 1. selection rounds due before this step, after a checkpoint of the state they start from
-        while rounds_done < n_rounds and select_iters[rounds_done] <= it:
-            if saved_iter < it - 1:
-                last_ckpt, saved_iter = checkpoint(it - 1), it - 1
+    saved_iter = start_iter if resume is not None else -1  # -1: a fresh run's iteration 0 is not on disk
+
+    def select_due(iteration):
+        """The selection rounds due after ``iteration`` steps (RIPU: round r sees the model trained
+        ACTIVE.SELECT_ITER[r] steps), each after a checkpoint of the state it starts from."""
+        nonlocal rounds_done, last_ckpt, saved_iter
+        while rounds_done < n_rounds and select_iters[rounds_done] <= iteration:
+            if saved_iter < iteration:
+                last_ckpt, saved_iter = checkpoint(iteration), iteration
             per_class_iou, iou_source = round_class_iou(cfg, model, device, train_conf, log)
-            run_selection_round(cfg, model, pool, rounds_done, it, device=device, per_class_iou=per_class_iou,
+            run_selection_round(cfg, model, pool, rounds_done, iteration, device=device, per_class_iou=per_class_iou,
                                 iou_source=iou_source, dataset=select_set, seed=seed)
             rounds_done += 1
             train_conf.reset()
             tgt_stream.reset()
             model.train()
 
-        # 2. one step
+    # A round is bought only when training continues after it, so a run stopped at a round's iteration (crash,
+    # preemption, or STOP_ITER set there to answer the round by hand) leaves it to the run that resumes.
+    t_start = time.perf_counter()
+    if start_iter < stop_iter:
+        select_due(start_iter)
+    model.train()
+    t_window = time.perf_counter()
+    it = start_iter
+    for it in range(start_iter + 1, stop_iter + 1):
+        # 1. one step
         crash_point("train_step")
         lr = set_poly_lr(optimizer, cfg.SOLVER.BASE_LR, it - 1, max_iter, cfg.SOLVER.LR_POWER)
         src, tgt = src_stream.next(), tgt_stream.next()
@@ -429,17 +457,21 @@ def train(cfg, log=None):
             log.info("iter %d/%d  lr %.2e  %s  %.2f s/iter  eta %.0f s", it, stop_iter, lr,
                      "  ".join(f"{k} {v.item():.4f}" for k, v in losses.items()), dt, eta)
 
-        # 3. checkpoint
+        # 2. checkpoint
         if it % period == 0 or it == stop_iter:
             last_ckpt, saved_iter = checkpoint(it), it
+
+        # 3. selection rounds due after this step
+        if it < stop_iter:
+            select_due(it)
     train_seconds = time.perf_counter() - t_start
     if rounds_done < n_rounds:
         log.warning("training stopped at iteration %d with %d of %d selection rounds done", it, rounds_done,
                     n_rounds)
 
-    res = evaluate_on_test(cfg, model, device)
+    res = evaluate_on_test(cfg, model, device, batch_size=cfg.SOLVER.BATCH_SIZE_VAL)
     out = {"results": res, "output_dir": str(output_dir), "iteration": it, "rounds_done": rounds_done,
-           "checkpoint": str(last_ckpt) if last_ckpt else None, "train_seconds": train_seconds}
+           "checkpoint": str(last_ckpt) if last_ckpt else None, "train_seconds": train_seconds, "seed": seed}
     if not main:
         return out
     table = results_table(cfg, res, title=f"{cfg.ACTIVE.NAME} {cfg.ACTIVE.SETTING} on {cfg.DATASETS.TEST}, "
@@ -455,7 +487,8 @@ def train(cfg, log=None):
 
 
 def test_checkpoint(cfg, log=None):
-    """Evaluate the checkpoint ``cfg.resume`` on DATASETS.TEST; write OUTPUT_DIR/results.json; return the dict."""
+    """Evaluate the checkpoint ``cfg.resume`` on DATASETS.TEST; write OUTPUT_DIR/test_results.json (not
+    results.json: OUTPUT_DIR may be the training run's, whose results.json holds the run's record); return the dict."""
     from ..models import build_model
     if not cfg.resume:
         raise ValueError("pass the checkpoint to evaluate as `resume <path>`")
@@ -471,8 +504,8 @@ def test_checkpoint(cfg, log=None):
     table = results_table(cfg, res, title=f"{cfg.resume} on {cfg.DATASETS.TEST}")
     print(table)
     log.info("\n%s", table)
-    path = write_results(cfg.OUTPUT_DIR, res, iteration=int(state["iteration"]), checkpoint=str(cfg.resume),
-                         dataset=cfg.DATASETS.TEST)
+    path = write_results(cfg.OUTPUT_DIR, res, "test_results.json", iteration=int(state["iteration"]),
+                         checkpoint=str(cfg.resume), dataset=cfg.DATASETS.TEST)
     log.info("mIoU %.2f%%, results written to %s", 100 * res["mIoU"], path)
     return res
 
