@@ -1,3 +1,5 @@
+import math
+
 import numpy as np
 import pytest
 import torch
@@ -75,7 +77,8 @@ def test_round_plan_budgets():
     cfg = _cfg(rounds=5, ACTIVE__RATIO=0.05)
     plan = round_plan(cfg.ACTIVE, 0, 1024, 2048)
     assert plan == dict(count=int(np.floor(0.05 / 5 * 1024 * 2048 / 9)), radius=1, exclusion=2, block=1,
-                        score_radius=1, budget_pixels=int(np.floor(0.05 / 5 * 1024 * 2048 / 9)) * 9)
+                        score_radius=1, uncertainty_radius=1,
+                        budget_pixels=int(np.floor(0.05 / 5 * 1024 * 2048 / 9)) * 9)
     # RA carries the rounding shortfall: 0.05 * 864 / 9 = 4.8 regions per round, 9 (not 4 + 4) in two rounds
     ra = [round_plan(_cfg(ACTIVE__RATIO=0.1).ACTIVE, r, H, W)["count"] for r in range(2)]
     assert ra == [4, 5] and sum(ra) == int(0.1 * H * W / 9)
@@ -85,7 +88,32 @@ def test_round_plan_budgets():
     pa = _cfg(setting="PA", rounds=5, ACTIVE__PIXELS=40, ACTIVE__RADIUS_K=32)
     assert [round_plan(pa.ACTIVE, r, 1024, 2048)["count"] for r in range(5)] == [21] * 5  # RIPU's, Cityscapes
     assert round_plan(pa.ACTIVE, 0, 640, 1280) == dict(count=8, radius=0, exclusion=32, block=32, score_radius=32,
-                                                      budget_pixels=8)
+                                                      uncertainty_radius=0, budget_pixels=8)
+
+
+def test_pixel_setting_scores_as_ripu_pixel_selection():
+    # RIPU's PixelSelection: the pixel's own entropy x the spatial purity (impurity) of its (2k+1)^2 window, both
+    # without the 1/log C normalisation (a constant factor: the same ranking)
+    gen = torch.Generator().manual_seed(5)
+    logits = torch.randn(2, C, 7, 9, generator=gen) * 3
+    k, size = 2, (13, 17)
+    blocked = torch.zeros(2, *size, dtype=torch.bool)
+    blocked[:, :2] = True
+    p = torch.softmax(torch.nn.functional.interpolate(logits, size=size, mode="bilinear", align_corners=True), 1)
+    entropy = -(p * torch.log(p + 1e-6)).sum(1)
+    one_hot = torch.nn.functional.one_hot(p.argmax(1), C).permute(0, 3, 1, 2).float()
+    counts = torch.nn.functional.conv2d(one_hot, torch.ones(C, 1, 2 * k + 1, 2 * k + 1), padding=k, groups=C)
+    share = counts / counts.sum(1, keepdim=True)
+    purity = -(share * torch.log(share + 1e-6)).sum(1)
+    ripu = entropy * purity / math.log(C) ** 2
+    pa = round_plan(_cfg(setting="PA", ACTIVE__RADIUS_K=k).ACTIVE, 0, *size)
+    for name in ("AL-RIPU", "AL-DWACA"):  # AL-DWACA with uniform weights is AL-RIPU
+        got = strategy_scores(name, logits, out_size=size, blocked=blocked, score_radius=pa["score_radius"],
+                              uncertainty_radius=pa["uncertainty_radius"], class_weights=torch.ones(C))
+        assert torch.isinf(got[blocked]).all()
+        torch.testing.assert_close(got[~blocked], ripu[~blocked], atol=1e-5, rtol=0)
+    ent = strategy_scores("entropy", logits, out_size=size, blocked=blocked, score_radius=k, uncertainty_radius=0)
+    torch.testing.assert_close(ent[~blocked], entropy[~blocked] / math.log(C), atol=1e-5, rtol=0)
 
 
 def test_window_area_matches_the_selected_mask():

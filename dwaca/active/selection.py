@@ -31,7 +31,8 @@ strategy; the pool's ``budget_pixels`` is their sum over images and rounds done:
 * "PA" (RIPU's pixel-based setting): single pixels (radius 0), exclusion k = RADIUS_K within a round and, through
   the dilation above, from every earlier pick; ``ceil(PIXELS / n / (1280 * 640) * H * W)`` pixels per image and
   round, RIPU's formula: ACTIVE.PIXELS counts pixels per 1280 x 640 image over all rounds (RIPU uses Cityscapes'
-  2048 x 1024 for H x W whatever the image; the same on Cityscapes). The score uses the radius-k neighbourhood.
+  2048 x 1024 for H x W whatever the image; the same on Cityscapes). The score is RIPU's pixel score: the
+  impurity of the radius-k window times the pixel's own (class-weighted) entropy.
 """
 import logging
 import math
@@ -59,7 +60,8 @@ def round_plan(active_cfg, round_index, height, width):
 
     Returns dict(count=regions (RA) or pixels (PA) per image, radius=window radius, exclusion=exclusion radius
     between the round's picks, block=how far a pick stays from pixels already bought (the annotated mask's
-    dilation), score_radius=neighbourhood of the score, budget_pixels=pixels allowed per image)."""
+    dilation), score_radius=neighbourhood of the impurity, uncertainty_radius=neighbourhood of the uncertainty,
+    budget_pixels=pixels allowed per image)."""
     setting = active_cfg.SETTING
     n = len(active_cfg.SELECT_ITER)
     k = int(active_cfg.RADIUS_K)
@@ -73,10 +75,12 @@ def round_plan(active_cfg, round_index, height, width):
         planned = [int(np.floor(float(active_cfg.RATIO) * r / n * height * width / area))
                    for r in (round_index, round_index + 1)]
         count = planned[1] - planned[0]
-        return dict(count=count, radius=k, exclusion=2 * k, block=k, score_radius=k, budget_pixels=count * area)
+        return dict(count=count, radius=k, exclusion=2 * k, block=k, score_radius=k, uncertainty_radius=k,
+                    budget_pixels=count * area)
     if setting == "PA":
         count = math.ceil(int(active_cfg.PIXELS) / n / PA_REFERENCE_AREA * (height * width))
-        return dict(count=count, radius=0, exclusion=k, block=k, score_radius=k, budget_pixels=count)
+        return dict(count=count, radius=0, exclusion=k, block=k, score_radius=k, uncertainty_radius=0,
+                    budget_pixels=count)
     raise ValueError(f"ACTIVE.SETTING '{setting}' is not one of {SETTINGS}")
 
 
@@ -147,7 +151,7 @@ def _start_round(pool, round_index, plan, dist):
 def _score(name, logits, out_size, blocked, plan, weights, sigma, generators):
     if name != "random":
         return strategy_scores(name, logits, out_size=out_size, blocked=blocked, score_radius=plan["score_radius"],
-                               class_weights=weights, sigma=sigma)
+                               uncertainty_radius=plan["uncertainty_radius"], class_weights=weights, sigma=sigma)
     return torch.cat([strategy_scores(name, logits[j:j + 1], out_size=out_size, blocked=blocked[j:j + 1],
                                       generator=g) for j, g in enumerate(generators)])
 

@@ -8,6 +8,10 @@ selection round then hands that score to ``dwaca.ops.select_regions`` with the s
   ``ACTIVE.WEIGHT_MODE``) and ``ACTIVE.SIGMA`` context weighting: impurity x class-weighted uncertainty.
 * ``AL-RIPU``: ``region_score`` with uniform weights and the flat window (RIPU's region impurity x uncertainty).
 * ``entropy``: the ``uncertainty`` output alone (mean normalised entropy of the window, uniform weights).
+
+The impurity is always that of the radius-k window (``score_radius``); the uncertainty is the mean over a window of
+``uncertainty_radius``, k in the region setting (RIPU's RegionSelection) and 0, the pixel's own (weighted)
+entropy, in the pixel setting (RIPU's PixelSelection scores entropy x spatial purity).
 * ``random``: i.i.d. uniform scores from a seeded ``torch.Generator`` (drawn on the CPU, so the draw does not depend
   on the device).
 """
@@ -36,13 +40,14 @@ def class_weights_for(name, per_class_iou, num_classes, mode="dwaca"):
     return dynamic_class_weights(per_class_iou, mode=mode)
 
 
-def strategy_scores(name, logits, *, out_size, blocked, score_radius=1, class_weights=None, sigma=0.0,
-                    generator=None):
+def strategy_scores(name, logits, *, out_size, blocked, score_radius=1, uncertainty_radius=None, class_weights=None,
+                    sigma=0.0, generator=None):
     """(B, H, W) float32 acquisition score of strategy ``name`` on ``logits`` (B, C, h, w).
 
     out_size: the label's (H, W) (logits are upsampled to it inside the kernel); blocked: (B, H, W) bool, pixels
     that may not be picked (the dilated annotated mask), -inf in the result; score_radius: neighbourhood of the
-    region score; class_weights: (C,) for AL-DWACA; generator: the seeded CPU generator of ``random``.
+    impurity; uncertainty_radius: neighbourhood of the uncertainty (default score_radius); class_weights: (C,) for
+    AL-DWACA; generator: the seeded CPU generator of ``random``.
     """
     if name not in STRATEGIES:
         raise ValueError(f"ACTIVE.NAME '{name}' is not one of {STRATEGIES}")
@@ -51,11 +56,15 @@ def strategy_scores(name, logits, *, out_size, blocked, score_radius=1, class_we
     if name == "random":
         score = torch.rand((B, H, W), generator=generator, dtype=torch.float32).to(logits.device)
         return score.masked_fill(blocked, float("-inf"))
-    if name == "AL-DWACA":
-        cw = class_weights.to(logits.device) if class_weights is not None else None
-        return region_score(logits, radius=score_radius, class_weights=cw, out_size=(H, W), labeled=blocked,
-                            sigma=sigma).score
-    result = region_score(logits, radius=score_radius, class_weights=None, out_size=(H, W), labeled=blocked)
-    if name == "AL-RIPU":
-        return result.score
-    return result.uncertainty.masked_fill(blocked, float("-inf"))
+    if uncertainty_radius is None:
+        uncertainty_radius = score_radius
+    cw = class_weights.to(logits.device) if name == "AL-DWACA" and class_weights is not None else None
+    sigma = sigma if name == "AL-DWACA" else 0.0
+    scored = region_score(logits, radius=uncertainty_radius, class_weights=cw, out_size=(H, W), labeled=blocked,
+                          sigma=sigma)
+    if name == "entropy":
+        return scored.uncertainty.masked_fill(blocked, float("-inf"))
+    if uncertainty_radius == score_radius:
+        return scored.score
+    impurity = region_score(logits, radius=score_radius, out_size=(H, W), sigma=sigma).impurity
+    return (impurity * scored.uncertainty).masked_fill(blocked, float("-inf"))
