@@ -86,6 +86,11 @@ def test_train_select_evaluate_interrupt_and_resume(data_root, tmp_path):
     # a fresh (non-resume) start in a folder that holds rounds is refused rather than silently restarted
     with pytest.raises(RuntimeError, match="resume"):
         train(_cfg(data_root, part))
+    # a run that has bought labels keeps its budget: resuming with another one is refused, naming the keys
+    changed = _cfg(data_root, part, resume=str(part / "model_iter000005.pth"))
+    changed.merge_from_list(["ACTIVE.RATIO", "0.2", "ACTIVE.SELECT_ITER", "[2, 6]"])
+    with pytest.raises(ValueError, match=r"ACTIVE.RATIO 0.1, ACTIVE.SELECT_ITER \[2, 5\]; this run has"):
+        train(changed)
     out2 = train(_cfg(data_root, part, resume=str(part / "model_iter000005.pth")))
     assert out2["iteration"] == 8 > 5 and out2["rounds_done"] == 2
     pool8 = LabelPool(part / "pool")

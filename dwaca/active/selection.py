@@ -117,17 +117,32 @@ def image_seed(seed, round_index, index):
     return ((int(seed) * 1000 + int(round_index)) * 1_000_003 + int(index)) % (2 ** 63)
 
 
-def _round_config(active, iteration, images):
-    """What a resumed round must share with the run that started it (plan.json "config"): what it selects with and
-    everything its budget depends on, keyed by the config key (or argument) it comes from."""
-    config = {"iteration": int(iteration), "ACTIVE.NAME": active.NAME, "ACTIVE.SETTING": active.SETTING,
-              "ACTIVE.SELECT_ITER": [int(i) for i in active.SELECT_ITER], "ACTIVE.RADIUS_K": int(active.RADIUS_K),
-              "target images": int(images)}
+def budget_config(active):
+    """The ACTIVE keys a run's selection and budgets depend on, {"ACTIVE.KEY": value} (RATIO in RA, PIXELS in PA):
+    what must not change once a run has bought labels."""
+    config = {"ACTIVE.NAME": active.NAME, "ACTIVE.SETTING": active.SETTING,
+              "ACTIVE.SELECT_ITER": [int(i) for i in active.SELECT_ITER], "ACTIVE.RADIUS_K": int(active.RADIUS_K)}
     if active.SETTING == "RA":
         config["ACTIVE.RATIO"] = float(active.RATIO)
     else:
         config["ACTIVE.PIXELS"] = int(active.PIXELS)
     return config
+
+
+def config_differences(was, now):
+    """'KEY old, ...; this run has KEY new, ...' for the keys of two ``budget_config``-like dicts that differ, or
+    '' if none does."""
+    differ = sorted(k for k in was.keys() | now.keys() if was.get(k) != now.get(k))
+    if not differ:
+        return ""
+    return (f"{', '.join(f'{k} {was.get(k)!r}' for k in differ)}; this run has "
+            f"{', '.join(f'{k} {now.get(k)!r}' for k in differ)}")
+
+
+def _round_config(active, iteration, images):
+    """What a resumed round must share with the run that started it (plan.json "config"): what it selects with and
+    everything its budget depends on, keyed by the config key (or argument) it comes from."""
+    return {"iteration": int(iteration), **budget_config(active), "target images": int(images)}
 
 
 def _start_round(pool, round_index, plan, dist):
@@ -138,13 +153,10 @@ def _start_round(pool, round_index, plan, dist):
         pool.write_round_plan(round_index, plan)
     dist.barrier()
     stored = pool.read_round_plan(round_index)
-    was, now = stored.get("config") or {}, plan["config"]
-    differ = sorted(k for k in was.keys() | now.keys() if was.get(k) != now.get(k))
+    differ = config_differences(stored.get("config") or {}, plan["config"])
     if differ:
         raise ValueError(f"round {round_index} in progress ({pool.round_dir(round_index) / 'plan.json'}) was started "
-                         f"with {', '.join(f'{k} {was.get(k)!r}' for k in differ)}; this run has "
-                         f"{', '.join(f'{k} {now.get(k)!r}' for k in differ)}: finish it with the same configuration "
-                         "or delete that folder")
+                         f"with {differ}: finish it with the same configuration or delete that folder")
     return stored
 
 

@@ -58,11 +58,12 @@ import numpy as np
 import torch
 from torch.nn.parallel import DistributedDataParallel
 from torch.utils.data import DataLoader, Subset
+from yacs.config import CfgNode
 
 from ..active import LabelPool, PoolError, run_selection_round
 from ..active.annotation import check_active_config
 from ..active.pool import atomic_write_json, crash_point
-from ..active.selection import build_select_dataset
+from ..active.selection import budget_config, build_select_dataset, config_differences
 from ..config import unused_settings
 from ..losses import adaptation_losses, upsample_to
 from . import distributed as dist
@@ -253,6 +254,17 @@ def _amp_settings(cfg, device, log):
     return dtype, scaler
 
 
+def check_budget_unchanged(path, state, cfg):
+    """ValueError naming the keys if a run that has bought labels resumes from checkpoint ``path`` (``state``) with
+    another selection budget: its earlier rounds were planned with the checkpoint's."""
+    if not state.get("config"):
+        return
+    differ = config_differences(budget_config(CfgNode.load_cfg(state["config"]).ACTIVE), budget_config(cfg.ACTIVE))
+    if differ:
+        raise ValueError(f"checkpoint {path} was trained with {differ}: a run that has bought labels keeps its "
+                         "selection budget; resume with the checkpoint's values or start a fresh OUTPUT_DIR")
+
+
 def resolve_resume(cfg, output_dir):
     """The checkpoint to resume from: ``resume`` itself, or with ``resume auto`` the newest checkpoint in
     ``output_dir`` (None if there is none: a fresh start). None when ``resume`` is empty."""
@@ -348,6 +360,8 @@ def train(cfg, log=None):
             scaler.load_state_dict(state["scaler"])
         start_iter = int(state["iteration"])
         ckpt_rounds = int(state.get("rounds_done", 0))
+        if pool.rounds_done:
+            check_budget_unchanged(resume, state, cfg)
         if pool.rounds_done < ckpt_rounds:
             raise PoolError(f"checkpoint {resume} has {ckpt_rounds} selection rounds done but the pool at "
                             f"{pool.root} holds {pool.rounds_done}; resume with the OUTPUT_DIR of the interrupted run")
