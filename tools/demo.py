@@ -30,6 +30,7 @@ except ImportError:  # running from a checkout without `pip install -e .`
 sys.path.insert(0, str(REPO / "tools"))
 
 from dwaca.active import LabelPool  # noqa: E402
+from dwaca.config import at_least, load_config, make_dir, run_main  # noqa: E402
 from dwaca.data import CityscapesDataset, class_names  # noqa: E402
 from dwaca.data.synthetic import generate_benchmark  # noqa: E402
 
@@ -46,6 +47,11 @@ def _last_iter_line(log_path):
     return lines[-1].split(": ", 1)[-1][:90]
 
 
+def train_overrides(data, out_dir, seed, extra):
+    """The KEY VALUE overrides of a demo training: the benchmark, the run's folder, the seed, then the user's."""
+    return ["DATASETS.ROOT", str(data), "OUTPUT_DIR", str(out_dir), "SEED", str(seed), *extra]
+
+
 def run_trainings(runs, data, seed, jobs, threads, extra):
     env = dict(os.environ, OMP_NUM_THREADS=str(threads), MKL_NUM_THREADS=str(threads),
                PYTHONPATH=str(REPO) + os.pathsep + os.environ.get("PYTHONPATH", ""))
@@ -59,7 +65,7 @@ def run_trainings(runs, data, seed, jobs, threads, extra):
                 shutil.rmtree(out_dir)  # the demo's own output from an earlier run
             out_dir.mkdir(parents=True)
             cmd = [sys.executable, str(REPO / "tools" / "train.py"), "-cfg", str(cfg_file),
-                   "DATASETS.ROOT", str(data), "OUTPUT_DIR", str(out_dir), "SEED", str(seed), *extra]
+                   *train_overrides(data, out_dir, seed, extra)]
             stdout = open(out_dir / "stdout.txt", "w")
             print(f"[demo] training {label}: {' '.join(cmd[1:])}", flush=True)
             active.append((label, out_dir, subprocess.Popen(cmd, cwd=REPO, env=env, stdout=stdout,
@@ -106,16 +112,21 @@ def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--out", default="demo_out")
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--jobs", type=int, default=2, help="trainings run at once (default 2, one per core)")
-    p.add_argument("--threads", type=int, default=1, help="torch threads per training (default 1)")
-    p.add_argument("--num-source", type=int, default=200)
-    p.add_argument("--num-target-train", type=int, default=100)
-    p.add_argument("--num-target-val", type=int, default=50)
+    p.add_argument("--jobs", type=at_least(1), default=2, help="trainings run at once (default 2, one per core)")
+    p.add_argument("--threads", type=at_least(1), default=1, help="torch threads per training (default 1)")
+    p.add_argument("--num-source", type=at_least(1), default=200)
+    p.add_argument("--num-target-train", type=at_least(1), default=100)
+    p.add_argument("--num-target-val", type=at_least(1), default=50)
     p.add_argument("opts", nargs=argparse.REMAINDER, help="KEY VALUE config overrides for both trainings")
     args = p.parse_args(argv)
     t_start = time.time()
-    out = Path(args.out).resolve()
+    out = make_dir(Path(args.out).resolve(), "--out")
     data = out / "data"
+    runs = [(label, REPO / "configs" / "synthetic" / cfg, out / sub) for label, cfg, sub in RUNS]
+    # a bad override fails here, before run_trainings deletes the previous demo's run folders
+    configs = [load_config(str(cfg_file), train_overrides(data, out_dir, args.seed, args.opts))
+               for _, cfg_file, out_dir in runs]
+    num_classes = int(configs[0].MODEL.NUM_CLASSES)  # both runs get the same overrides
 
     if (data / "gtav").is_dir() and (data / "cityscapes").is_dir():
         print(f"[demo] benchmark present in {data}, not regenerated", flush=True)
@@ -127,12 +138,11 @@ def main(argv=None):
         t_gen = time.time() - t0
         print(f"[demo] generated the synthetic benchmark in {data} in {t_gen:.0f} s", flush=True)
 
-    runs = [(label, REPO / "configs" / "synthetic" / cfg, out / sub) for label, cfg, sub in RUNS]
-    times = run_trainings(runs, data, args.seed, max(1, args.jobs), max(1, args.threads), args.opts)
+    times = run_trainings(runs, data, args.seed, args.jobs, args.threads, args.opts)
 
     results = {label: json.loads((d / "results.json").read_text()) for label, _, d in runs}
     pools = {label: LabelPool(d / "pool") for label, _, d in runs}
-    names = class_names(19)
+    names = class_names(num_classes)
     print()
     print("per-class IoU (%) on cityscapes_val of the synthetic benchmark, RA 5% in 5 rounds, same budget & seed")
     print(side_by_side(names, results))
@@ -146,12 +156,12 @@ def main(argv=None):
     from visualize import plot_per_class_iou, plot_selected_regions
     plot_per_class_iou(out / "per_class_iou.png", names, {lbl: r["per_class_iou"] for lbl, r in results.items()},
                        title="synthetic GTAV -> Cityscapes, 5% regions: per-class IoU")
-    ds = CityscapesDataset(data / "cityscapes", "train")
+    ds = CityscapesDataset(data / "cityscapes", "train", num_classes)
     index = 0
     gt = ds.load_train_ids(index)
     image = ds.load_image(index, gt.shape).permute(1, 2, 0).numpy()
     plot_selected_regions(out / "selected_regions.png", image, {lbl: pools[lbl].mask(ds.names[index])
-                                                                 for lbl in pools}, gt,
+                                                                 for lbl in pools}, gt, num_classes,
                           title=f"regions bought over 5 rounds: {ds.names[index]}")
     total = time.time() - t_start
     summary = {"mIoU": {lbl: r["mIoU"] for lbl, r in results.items()},
@@ -168,4 +178,4 @@ def main(argv=None):
 
 
 if __name__ == "__main__":
-    main()
+    run_main(main)

@@ -27,6 +27,7 @@ try:
 except ImportError:  # running from a checkout without `pip install -e .`
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from dwaca.config import make_dir, run_main
 from dwaca.data import CityscapesDataset, GTAVDataset, SynthiaDataset
 
 DEFAULT_NUM_CLASSES = {"gtav": 19, "synthia": 16, "cityscapes": 19}
@@ -52,6 +53,10 @@ def main(argv=None):
     p.add_argument("--list-file", help="RIPU list file restricting the images (default: all found)")
     args = p.parse_args(argv)
 
+    out = Path(args.out)
+    if out.suffix != ".json":
+        out = out / f"{args.dataset}_label_info.json"
+    make_dir(out.parent, f"-o {args.out}")  # before the count, which takes minutes on the real datasets
     num_classes = args.num_classes or DEFAULT_NUM_CLASSES[args.dataset]
     if args.dataset == "cityscapes":
         dataset = CityscapesDataset(args.data_root, args.split, num_classes, list_file=args.list_file)
@@ -60,14 +65,10 @@ def main(argv=None):
         dataset = dataset_cls(args.data_root, num_classes=num_classes, list_file=args.list_file)
     images, total = class_pixel_counts(dataset)
 
-    out = Path(args.out)
-    if out.suffix != ".json":
-        out = out / f"{args.dataset}_label_info.json"
-    out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps({"dataset": args.dataset, "num_classes": num_classes,
                                "class_names": dataset.class_names, "images": images, "total": total}))
     print(f"{len(images)} images, {sum(total)} labelled pixels -> {out}")
 
 
 if __name__ == "__main__":
-    main()
+    run_main(main)

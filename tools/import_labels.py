@@ -19,9 +19,9 @@ try:
 except ImportError:  # running from a checkout without `pip install -e .`
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from dwaca.active import LabelPool, PoolError
+from dwaca.active import LabelPool
 from dwaca.active.annotation import AnnotationError, import_labels, read_queries
-from dwaca.config import add_config_arguments, config_from_args
+from dwaca.config import add_config_arguments, config_from_args, run_main
 
 
 def main(argv=None):
@@ -50,7 +50,4 @@ def main(argv=None):
 
 
 if __name__ == "__main__":
-    try:
-        main()
-    except (AnnotationError, PoolError, FileNotFoundError, KeyError, ValueError) as err:
-        sys.exit(f"error: {err}")
+    run_main(main)

@@ -14,6 +14,7 @@ try:
 except ImportError:  # running from a checkout without `pip install -e .`
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from dwaca.config import at_least, make_dir, run_main
 from dwaca.data.labels import class_names
 from dwaca.data.synthetic import generate_benchmark
 
@@ -22,13 +23,16 @@ def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--out", required=True, help="output root (gets gtav/ and cityscapes/)")
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--num-source", type=int, default=300)
-    p.add_argument("--num-target-train", type=int, default=150)
-    p.add_argument("--num-target-val", type=int, default=50)
-    p.add_argument("--width", type=int, default=256)
-    p.add_argument("--height", type=int, default=128)
+    # training draws batches from both training sets and ends evaluating on target-val: none may be empty
+    p.add_argument("--num-source", type=at_least(1), default=300)
+    p.add_argument("--num-target-train", type=at_least(1), default=150)
+    p.add_argument("--num-target-val", type=at_least(1), default=50)
+    # the generator draws any size; below 16 px its objects are a pixel or two: no segmentation benchmark
+    p.add_argument("--width", type=at_least(16), default=256)
+    p.add_argument("--height", type=at_least(16), default=128)
     p.add_argument("--overwrite", action="store_true", help="replace existing OUT/gtav and OUT/cityscapes")
     args = p.parse_args(argv)
+    make_dir(args.out, "--out")
     try:
         stats = generate_benchmark(args.out, seed=args.seed, num_source=args.num_source,
                                    num_target_train=args.num_target_train, num_target_val=args.num_target_val,
@@ -45,4 +49,4 @@ def main(argv=None):
 
 
 if __name__ == "__main__":
-    main()
+    run_main(main)

@@ -21,7 +21,7 @@ except ImportError:  # running from a checkout without `pip install -e .`
 from dwaca.active import LabelPool, PoolError
 from dwaca.active.annotation import (AnnotationError, check_active_config, export_queries,
                                      load_model_checked)
-from dwaca.config import add_config_arguments, config_from_args
+from dwaca.config import add_config_arguments, config_from_args, make_dir, run_main
 from dwaca.engine.metrics import ConfusionMatrix
 from dwaca.engine.trainer import evaluate_on_test, resolve_device, setup_logger
 
@@ -53,7 +53,7 @@ def main(argv=None):
         raise AnnotationError(f"{source}: pass the checkpoint to select with as `resume <path>`")
     if not cfg.OUTPUT_DIR:
         raise AnnotationError(f"{source}: OUTPUT_DIR is empty (the pool lives in OUTPUT_DIR/pool)")
-    log = setup_logger(cfg.OUTPUT_DIR, filename="select_log.txt")
+    log = setup_logger(make_dir(cfg.OUTPUT_DIR, "OUTPUT_DIR"), filename="select_log.txt")
     device = resolve_device(cfg)
     model, state = load_model_checked(cfg, cfg.resume, device)
     pool = LabelPool(Path(cfg.OUTPUT_DIR) / "pool", num_classes=int(cfg.MODEL.NUM_CLASSES))
@@ -73,7 +73,4 @@ def main(argv=None):
 
 
 if __name__ == "__main__":
-    try:
-        main()
-    except (AnnotationError, PoolError, FileNotFoundError, KeyError, ValueError) as err:
-        sys.exit(f"error: {err}")
+    run_main(main)

@@ -17,7 +17,7 @@ try:
 except ImportError:  # running from a checkout without `pip install -e .`
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from dwaca.config import add_config_arguments, config_from_args
+from dwaca.config import add_config_arguments, config_from_args, make_dir, run_main
 from dwaca.engine import distributed as dist
 from dwaca.engine.trainer import setup_logger, train
 
@@ -29,6 +29,8 @@ def main(argv=None):
     cfg = config_from_args(args)
     dist.init_from_env(str(cfg.MODEL.DEVICE).split(":")[0])  # a no-op without torchrun
     try:
+        if dist.is_main() and cfg.OUTPUT_DIR:
+            make_dir(cfg.OUTPUT_DIR, "OUTPUT_DIR")
         log = setup_logger((cfg.OUTPUT_DIR or None) if dist.is_main() else None)
         log.info("config file %s, overrides %s", args.config_file, args.opts)
         return train(cfg, log)
@@ -37,4 +39,4 @@ def main(argv=None):
 
 
 if __name__ == "__main__":
-    main()
+    run_main(main)

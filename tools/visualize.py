@@ -2,8 +2,10 @@
 """Figures for active selection runs (matplotlib, Agg backend).
 
     python tools/visualize.py --data demo_out/data --run demo_out/dwaca_RA_5 --out selected.png [--index 0]
+                                [--num-classes 16]
 
-draws the regions a run's pool holds over a target training image. Library functions:
+draws the regions a run's pool holds over a target training image, in the class set of the run's
+MODEL.NUM_CLASSES (read from RUN/config.yaml; ``--num-classes`` overrides it). Library functions:
 
 * ``overlay_annotations(image, mask, num_classes)``: image with the annotated pixels painted in their class colour;
 * ``plot_selected_regions(path, image, masks, gt=None, num_classes=19)``: one panel per run (plus ground truth);
@@ -15,6 +17,7 @@ import sys
 from pathlib import Path
 
 import matplotlib
+import yaml
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
@@ -25,6 +28,7 @@ try:
 except ImportError:  # running from a checkout without `pip install -e .`
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from dwaca.config import at_least, run_main  # noqa: E402
 from dwaca.data import colorize  # noqa: E402
 
 NOT_ANNOTATED = 255
@@ -45,6 +49,12 @@ def overlay_annotations(image, mask, num_classes=19, dim=0.45):
     return np.clip(out, 0, 255).astype(np.uint8)
 
 
+def png_path(path):
+    """``path`` with ".png" added when it has none: the file savefig writes (it appends its default format's)."""
+    path = Path(path)
+    return path if path.suffix else path.with_suffix(".png")
+
+
 def plot_selected_regions(path, image, masks, gt=None, num_classes=19, title=None):
     """Save a figure: the image, each run's annotations over it (``masks``: {label: pool mask or None}) and the
     ground truth if given."""
@@ -63,10 +73,11 @@ def plot_selected_regions(path, image, masks, gt=None, num_classes=19, title=Non
     if title:
         fig.suptitle(title, fontsize=10)
     fig.tight_layout()
-    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    path = png_path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path, dpi=110)
     plt.close(fig)
-    return Path(path)
+    return path
 
 
 def plot_per_class_iou(path, class_names, results, title="per-class IoU"):
@@ -89,10 +100,11 @@ def plot_per_class_iou(path, class_names, results, title="per-class IoU"):
     ax.legend(fontsize=8)
     ax.grid(axis="y", alpha=0.3)
     fig.tight_layout()
-    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    path = png_path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path, dpi=110)
     plt.close(fig)
-    return Path(path)
+    return path
 
 
 def load_run_mask(run_dir, name):
@@ -101,21 +113,44 @@ def load_run_mask(run_dir, name):
     return LabelPool(Path(run_dir) / "pool").mask(name)
 
 
+def run_num_classes(run_dir):
+    """MODEL.NUM_CLASSES of a run, from the config.yaml its training wrote; FileNotFoundError without one."""
+    path = Path(run_dir) / "config.yaml"
+    if not path.is_file():
+        raise FileNotFoundError(f"--run {run_dir}: no config.yaml to read MODEL.NUM_CLASSES from; pass --num-classes")
+    return int(((yaml.safe_load(path.read_text()) or {}).get("MODEL") or {}).get("NUM_CLASSES", 19))
+
+
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--data", required=True, help="DATASETS.ROOT of the run (holds cityscapes/)")
     p.add_argument("--run", action="append", required=True, help="OUTPUT_DIR of a run (repeatable)")
-    p.add_argument("--out", required=True, help="output PNG")
-    p.add_argument("--index", type=int, default=0, help="target training image index")
+    p.add_argument("--out", required=True, help="output PNG (.png added when it has no suffix)")
+    p.add_argument("--index", type=at_least(0), default=0, help="target training image index")
+    p.add_argument("--num-classes", type=int, choices=(19, 16, 13),
+                   help="class set of the colours and ground truth (default: the runs' MODEL.NUM_CLASSES)")
     args = p.parse_args(argv)
+    for run in args.run:  # a mistyped folder would otherwise draw as a run with nothing annotated
+        if not (Path(run) / "pool" / "manifest.json").is_file():
+            raise FileNotFoundError(f"--run {run}: no pool/manifest.json there (expected the OUTPUT_DIR of a run "
+                                    "with a selection round)")
+    num_classes = args.num_classes
+    if num_classes is None:
+        found = {run: run_num_classes(run) for run in args.run}
+        if len(set(found.values())) > 1:
+            raise ValueError(f"the runs have different MODEL.NUM_CLASSES ({found}); pass --num-classes")
+        num_classes = found[args.run[0]]
     from dwaca.data import CityscapesDataset
-    ds = CityscapesDataset(Path(args.data) / "cityscapes", "train")
+    ds = CityscapesDataset(Path(args.data) / "cityscapes", "train", num_classes)
+    if args.index >= len(ds):
+        raise ValueError(f"--index {args.index} is out of range: {ds.root} has {len(ds)} training images "
+                         f"(0 to {len(ds) - 1})")
     gt = ds.load_train_ids(args.index)
     image = ds.load_image(args.index, gt.shape).permute(1, 2, 0).numpy()
     masks = {Path(r).name: load_run_mask(r, ds.names[args.index]) for r in args.run}
-    print(plot_selected_regions(args.out, image, masks, gt, title=ds.names[args.index]))
+    print(plot_selected_regions(args.out, image, masks, gt, num_classes, title=ds.names[args.index]))
     return json.dumps({k: None if v is None else int((v != 255).sum()) for k, v in masks.items()})
 
 
 if __name__ == "__main__":
-    main()
+    run_main(main)

@@ -490,8 +490,7 @@ def train(cfg, log=None):
         return out
     table = results_table(cfg, res, title=f"{cfg.ACTIVE.NAME} {cfg.ACTIVE.SETTING} on {cfg.DATASETS.TEST}, "
                                          f"iteration {it}")
-    print(table)
-    log.info("\n%s", table)
+    log.info("\n%s", table)  # the logger writes to stdout too
     path = write_results(output_dir, res, iteration=it, checkpoint=out["checkpoint"],
                          strategy=cfg.ACTIVE.NAME, setting=cfg.ACTIVE.SETTING, rounds_done=rounds_done,
                          pixels_total=pool.pixels_total, budget_pixels=pool.budget_pixels,
@@ -516,8 +515,7 @@ def test_checkpoint(cfg, log=None):
     load_model_state(model, state, cfg.resume)
     res = evaluate_on_test(cfg, model, device)
     table = results_table(cfg, res, title=f"{cfg.resume} on {cfg.DATASETS.TEST}")
-    print(table)
-    log.info("\n%s", table)
+    log.info("\n%s", table)  # the logger writes to stdout too
     path = write_results(cfg.OUTPUT_DIR, res, "test_results.json", iteration=int(state["iteration"]),
                          checkpoint=str(cfg.resume), dataset=cfg.DATASETS.TEST)
     log.info("mIoU %.2f%%, results written to %s", 100 * res["mIoU"], path)
