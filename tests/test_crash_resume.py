@@ -17,7 +17,7 @@ from dwaca.active.pool import KILL_ENV
 from dwaca.config import load_config
 from dwaca.data.synthetic import generate_benchmark
 from dwaca.engine import CheckpointError, train
-from dwaca.engine.checkpoint import load_checkpoint, load_model_state, save_checkpoint
+from dwaca.engine.checkpoint import check_finite_model, load_checkpoint, load_model_state, save_checkpoint
 
 REPO = Path(__file__).resolve().parents[1]
 CONFIG = REPO / "configs" / "synthetic" / "dwaca_RA_5%.yaml"
@@ -140,3 +140,11 @@ def test_checkpoint_of_another_model_is_refused_with_the_difference(data_root, t
     path.write_bytes(path.read_bytes()[:100])  # truncated
     with pytest.raises(CheckpointError, match="cannot read checkpoint .*model_iter000003.pth"):
         load_checkpoint(path)
+
+
+def test_a_diverged_model_is_named_and_not_checkpointed():
+    net = torch.nn.Sequential(torch.nn.Conv2d(3, 4, 1), torch.nn.BatchNorm2d(4))
+    check_finite_model(net, 7)  # finite: nothing to say
+    net[1].running_var[2] = float("inf")  # statistics the training loss never reads
+    with pytest.raises(FloatingPointError, match=r"diverged by iteration 7: 1.running_var hold NaN or inf"):
+        check_finite_model(net, 7)

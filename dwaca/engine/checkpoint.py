@@ -79,6 +79,19 @@ def save_checkpoint(path, *, model, optimizer, iteration, rounds_done, cfg, scal
     return Path(path)
 
 
+def check_finite_model(model, iteration):
+    """FloatingPointError naming the tensors if the model's weights or buffers (BatchNorm statistics) hold NaN or
+    inf: training diverged, the loss may still be finite (eval-mode statistics are not used by it), and a checkpoint
+    of that state would only be resumed into the same failure."""
+    floats = [(name, t) for name, t in model.state_dict().items() if t.is_floating_point()]
+    finite = torch.stack([torch.isfinite(t).all() for _, t in floats]).tolist() if floats else []  # one sync
+    bad = [name for (name, _), ok in zip(floats, finite) if not ok]
+    if bad:
+        raise FloatingPointError(f"training diverged by iteration {iteration}: {', '.join(bad[:3])}"
+                                 f"{f' and {len(bad) - 3} more' if len(bad) > 3 else ''} hold NaN or inf (lower "
+                                 "SOLVER.BASE_LR or check the data); no checkpoint written")
+
+
 def load_checkpoint(path, map_location="cpu"):
     """The dict written by ``save_checkpoint``; FileNotFoundError naming the path if it does not exist."""
     path = Path(path)

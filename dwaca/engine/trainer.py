@@ -67,8 +67,8 @@ from ..active.selection import budget_config, build_select_dataset, config_diffe
 from ..config import unused_settings
 from ..losses import adaptation_losses, upsample_to
 from . import distributed as dist
-from .checkpoint import (check_model_config, checkpoint_path, latest_checkpoint, load_checkpoint, load_model_state,
-                         rng_state, save_checkpoint, set_rng_state)
+from .checkpoint import (check_finite_model, check_model_config, checkpoint_path, latest_checkpoint, load_checkpoint,
+                         load_model_state, rng_state, save_checkpoint, set_rng_state)
 from .evaluator import evaluate
 from .metrics import MIOU13_OF_16, ConfusionMatrix, format_table, mean_iou
 from .solver import build_optimizer, set_poly_lr
@@ -393,6 +393,7 @@ def train(cfg, log=None):
 
     def checkpoint(iteration):
         """Every rank calls it (the confusion is summed over ranks, the RNG states gathered); rank 0 writes."""
+        check_finite_model(model, iteration)  # every rank holds the same weights, so all raise alike
         conf = summed_confusion(train_conf)
         rng = dist.all_gather_object(rng_state())
         if not main:
