@@ -16,9 +16,8 @@ try:
 except ImportError:  # running from a checkout without `pip install -e .`
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from dwaca.config import add_config_arguments, config_from_args, make_dir, run_main
-from dwaca.engine import latest_checkpoint
-from dwaca.engine.trainer import setup_logger, test_checkpoint
+from dwaca.config import add_config_arguments, config_from_args, run_main
+from dwaca.engine.trainer import test_checkpoint
 
 
 def main(argv=None):
@@ -26,21 +25,7 @@ def main(argv=None):
     add_config_arguments(parser)
     args = parser.parse_args(argv)
     cfg = config_from_args(args)
-    # checked before OUTPUT_DIR gets a test_log.txt
-    if not cfg.resume:
-        raise ValueError("pass the checkpoint to evaluate as `resume <path>` (or `resume auto`: the newest in "
-                         "OUTPUT_DIR)")
-    if not cfg.OUTPUT_DIR:
-        raise ValueError("OUTPUT_DIR is empty; pass `OUTPUT_DIR <dir>`")
-    if cfg.resume == "auto":  # as train.py's, except that without a checkpoint there is nothing to evaluate
-        latest = latest_checkpoint(cfg.OUTPUT_DIR)
-        if latest is None:
-            raise FileNotFoundError(f"resume auto: no model_iter*.pth checkpoint in OUTPUT_DIR {cfg.OUTPUT_DIR}")
-        cfg.defrost()
-        cfg.resume = str(latest)
-        cfg.freeze()
-    log = setup_logger(make_dir(cfg.OUTPUT_DIR, "OUTPUT_DIR"), filename="test_log.txt")
-    return test_checkpoint(cfg, log)
+    return test_checkpoint(cfg)
 
 
 if __name__ == "__main__":

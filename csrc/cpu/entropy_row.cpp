@@ -90,15 +90,14 @@ __attribute__((always_inline)) inline void flat_interior_body(const int* const* 
   }
 }
 
-DW_FMA_TARGET void entropy_row_fma(float* v, int C, int W, const float* cw, float inv_log_c,
-                                                         float* mx, float* sum, float* ent, int* cls, float* we) {
+DW_FMA_TARGET void entropy_row_fma(float* v, int C, int W, const float* cw, float inv_log_c, float* mx, float* sum,
+                                   float* ent, int* cls, float* we) {
   entropy_row_body<true>(v, C, W, cw, inv_log_c, mx, sum, ent, cls, we);
 }
 
 template <int K>
-DW_FMA_TARGET void flat_interior_fma(const int* const* cls_rows, const float* const* we_rows,
-                                                           int x0, int x1, float inv_log_c, float* impurity,
-                                                           float* uncertainty) {
+DW_FMA_TARGET void flat_interior_fma(const int* const* cls_rows, const float* const* we_rows, int x0, int x1,
+                                     float inv_log_c, float* impurity, float* uncertainty) {
   flat_interior_body<K, true>(cls_rows, we_rows, x0, x1, inv_log_c, impurity, uncertainty);
 }
 

@@ -368,10 +368,10 @@ def _missing_images(document, export_dir):
     return sorted(e["name"] for e in document["images"] if not (export_dir / e["labels"]).is_file())
 
 
-def _report(document, export_dir, record):
+def _report(document, record, missing_images):
     return {"round": document["round"], "pixels_bought": record["pixels"],
             "requested_pixels": document["requested_pixels"], "missing_pixels": record["missing_pixels"],
-            "missing_images": _missing_images(document, export_dir), "record": record}
+            "missing_images": missing_images, "record": record}
 
 
 def import_labels(pool, export_dir):
@@ -389,7 +389,7 @@ def import_labels(pool, export_dir):
     if done is not None and (read_pending(pool) or {}).get("export_id") == document["export_id"]:
         # killed after its commit became durable, before it cleared the pending record: only that is left to do
         (pool.root / PENDING).unlink()
-        return _report(document, export_dir, pool.rounds[done])
+        return _report(document, pool.rounds[done], _missing_images(document, export_dir))
     _check_identity(pool, document, path)
     classes = int(document["num_classes"])
     if pool.num_classes is not None and pool.num_classes != classes:
@@ -428,7 +428,7 @@ def import_labels(pool, export_dir):
         pool.discard_pending()
         raise
     (pool.root / PENDING).unlink()
-    return _report(document, export_dir, record)
+    return _report(document, record, missing_images)
 
 
 __all__ = ["AnnotationError", "CONVENTIONS", "UnlabeledTargetView", "answer_queries_from_ground_truth",

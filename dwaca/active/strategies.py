@@ -8,12 +8,12 @@ selection round then hands that score to ``dwaca.ops.select_regions`` with the s
   ``ACTIVE.WEIGHT_MODE``) and ``ACTIVE.SIGMA`` context weighting: impurity x class-weighted uncertainty.
 * ``AL-RIPU``: ``region_score`` with uniform weights and the flat window (RIPU's region impurity x uncertainty).
 * ``entropy``: the ``uncertainty`` output alone (mean normalised entropy of the window, uniform weights).
+* ``random``: i.i.d. uniform scores from a seeded ``torch.Generator`` (drawn on the CPU, so the draw does not depend
+  on the device).
 
 The impurity is always that of the radius-k window (``score_radius``); the uncertainty is the mean over a window of
 ``uncertainty_radius``, k in the region setting (RIPU's RegionSelection) and 0, the pixel's own (weighted)
 entropy, in the pixel setting (RIPU's PixelSelection scores entropy x spatial purity).
-* ``random``: i.i.d. uniform scores from a seeded ``torch.Generator`` (drawn on the CPU, so the draw does not depend
-  on the device).
 """
 import torch
 import torch.nn.functional as F

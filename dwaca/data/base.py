@@ -9,6 +9,7 @@ The label grid is authoritative: when an image and its label differ in size (som
 is resized to the label's size with bilinear interpolation at load time, for every dataset alike. Labels are never
 resampled except by nearest neighbour in the transforms.
 """
+import io
 import warnings
 from pathlib import Path
 
@@ -57,13 +58,13 @@ def read_label_first_channel_16bit(path):
     torchvision deprecates its decoders in favour of TorchCodec; the warning is silenced here because no maintained
     PIL-only path reads 16-bit RGB files."""
     try:
-        with Image.open(path) as img:
+        data = np.fromfile(path, dtype=np.uint8)  # read once: verify() spends its image, so each open is anew
+        with Image.open(io.BytesIO(data)) as img:
             if img.format != "PNG":
                 raise ValueError(f"expected a PNG file, got {img.format}")
             img.verify()
-        data = np.fromfile(path, dtype=np.uint8)
         if data[24] != 16:  # IHDR bit depth
-            with Image.open(path) as img:
+            with Image.open(io.BytesIO(data)) as img:
                 band = img if img.getbands() in (("1",), ("L",), ("P",)) else img.getchannel(0)
                 return np.array(band).astype(np.uint16)
         with warnings.catch_warnings():

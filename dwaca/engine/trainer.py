@@ -64,7 +64,7 @@ from ..active import LabelPool, PoolError, run_selection_round
 from ..active.annotation import check_active_config
 from ..active.pool import atomic_write_json, crash_point
 from ..active.selection import budget_config, build_select_dataset, config_differences
-from ..config import unused_settings
+from ..config import make_dir, unused_settings
 from ..losses import adaptation_losses, upsample_to
 from . import distributed as dist
 from .checkpoint import (check_finite_model, check_model_config, checkpoint_path, latest_checkpoint, load_checkpoint,
@@ -501,24 +501,29 @@ def train(cfg, log=None):
 
 
 def test_checkpoint(cfg, log=None):
-    """Evaluate the checkpoint ``cfg.resume`` on DATASETS.TEST; write OUTPUT_DIR/test_results.json (not
-    results.json: OUTPUT_DIR may be the training run's, whose results.json holds the run's record); return the dict."""
+    """Evaluate the checkpoint ``cfg.resume`` (``auto``: the newest in OUTPUT_DIR) on DATASETS.TEST; write
+    OUTPUT_DIR/test_results.json (not results.json: OUTPUT_DIR may be the training run's, whose results.json holds
+    the run's record); return the dict. Bad arguments are refused before OUTPUT_DIR gets a test_log.txt."""
     from ..models import build_model
     if not cfg.resume:
-        raise ValueError("pass the checkpoint to evaluate as `resume <path>`")
+        raise ValueError("pass the checkpoint to evaluate as `resume <path>` (or `resume auto`: the newest in "
+                         "OUTPUT_DIR)")
     if not cfg.OUTPUT_DIR:
         raise ValueError("OUTPUT_DIR is empty; pass `OUTPUT_DIR <dir>`")
-    log = log or setup_logger(cfg.OUTPUT_DIR, filename="test_log.txt")
+    checkpoint = resolve_resume(cfg, cfg.OUTPUT_DIR)
+    if checkpoint is None:  # unlike training, there is nothing to start from
+        raise FileNotFoundError(f"resume auto: no model_iter*.pth checkpoint in OUTPUT_DIR {cfg.OUTPUT_DIR}")
+    log = log or setup_logger(make_dir(cfg.OUTPUT_DIR, "OUTPUT_DIR"), filename="test_log.txt")
     device = resolve_device(cfg)
-    state = load_checkpoint(cfg.resume, map_location="cpu")
-    check_model_config(cfg.resume, state, cfg)
+    state = load_checkpoint(checkpoint, map_location="cpu")
+    check_model_config(checkpoint, state, cfg)
     model = build_model(cfg).to(device)
-    load_model_state(model, state, cfg.resume)
+    load_model_state(model, state, checkpoint)
     res = evaluate_on_test(cfg, model, device)
-    table = results_table(cfg, res, title=f"{cfg.resume} on {cfg.DATASETS.TEST}")
+    table = results_table(cfg, res, title=f"{checkpoint} on {cfg.DATASETS.TEST}")
     log.info("\n%s", table)  # the logger writes to stdout too
     path = write_results(cfg.OUTPUT_DIR, res, "test_results.json", iteration=int(state["iteration"]),
-                         checkpoint=str(cfg.resume), dataset=cfg.DATASETS.TEST)
+                         checkpoint=str(checkpoint), dataset=cfg.DATASETS.TEST)
     log.info("mIoU %.2f%%, results written to %s", 100 * res["mIoU"], path)
     return res
 
