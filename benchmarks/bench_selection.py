@@ -1,8 +1,6 @@
 """Extension vs reference timings for region scoring and greedy selection, with the bytes-moved floor.
 
-On CUDA it also times the candidate kernels next to the current ones: ``region_score_candidate`` (register-tiled)
-next to ``region_score`` and ``select_regions_candidate`` (shorter per-pick walk) next to ``select_regions``, plus
-the candidate sort that both selection walks start from.
+On CUDA it also times the sort that select_regions' walk starts from, alone.
 
     python benchmarks/bench_selection.py [--device cpu|cuda|all] [--json OUT.json] [--quick]
 
@@ -94,23 +92,13 @@ def run_case(key, device, batch, bw, quick, skip_reference, failures):
                      ref_s=None if t_ref is None else t_ref / batch, floor_s=floor / batch,
                      peak_extra_bytes=peak_extra_bytes(score_ext, device), output_bytes=outputs))
 
-    if device == "cuda":  # the candidate kernel side by side; it must compute what the kernel computes
-        def score_candidate():
-            return ops.region_score_candidate(logits, radius=1, class_weights=cw, out_size=out_size)
-
-        err = max((a - b).abs().max().item() for a, b in zip(score_candidate(), score_ext()))
-        if err <= 1e-5:
-            t_cand = median_time(score_candidate, device, budget)
-            rows.append(dict(case=name, op="region_score_candidate", device=device, batch=batch,
-                             ext_s=t_cand / batch, ref_s=None if t_ref is None else t_ref / batch,
-                             floor_s=floor / batch, peak_extra_bytes=peak_extra_bytes(score_candidate, device),
-                             output_bytes=outputs))
-        else:  # reported, not timed; the other rows still matter
-            print(f"region_score_candidate differs from region_score by {err} ({name}, B={batch}): not timed",
-                  file=sys.stderr)
-            failures.append(f"candidate differs by {err} ({name}, B={batch})")
-
-    score = score_ext().score
+    out = score_ext()
+    if not skip_reference:  # what was timed must compute the reference's function on this input
+        err = max((a - b).abs().max().item() for a, b in zip(out, score_ref()))
+        if err > 1e-5:
+            print(f"region_score differs from the reference by {err} ({name}, B={batch})", file=sys.stderr)
+            failures.append(f"region_score differs by {err} ({name}, B={batch})")
+    score = out.score
     t_sel = median_time(lambda: ops.select_regions(score, regions, radius=1), device, budget)
     t_sel_ref = None
     if not skip_reference:
@@ -125,21 +113,11 @@ def run_case(key, device, batch, bw, quick, skip_reference, failures):
                      peak_extra_bytes=None, output_bytes=None))
     # exactness on the benchmark input itself
     a = ops.select_regions(score, regions, radius=1)
-    if device == "cuda":  # the candidate walk side by side; its picks must be the kernel's
-        cand = ops.select_regions_candidate(score, regions, radius=1)
-        if all(torch.equal(x, y) for x, y in zip(a, cand)):
-            t_cand = median_time(lambda: ops.select_regions_candidate(score, regions, radius=1), device, budget)
-            rows.append(dict(case=name, op=f"select_regions_candidate ({regions})", device=device, batch=batch,
-                             ext_s=t_cand / batch, ref_s=None if t_sel_ref is None else t_sel_ref / batch,
-                             floor_s=None, peak_extra_bytes=None, output_bytes=None))
-        else:
-            print(f"select_regions_candidate picks differ from select_regions ({name}, B={batch}): not timed",
-                  file=sys.stderr)
-            failures.append(f"select candidate differs ({name}, B={batch})")
-        # the sort both walks start from, alone: what is left of a call is the walk and the per-call overhead
+    if device == "cuda":
+        # the sort the walk starts from, alone: what is left of a call is the walk and the per-call overhead
         flat = score.reshape(batch, -1)
         t_sort = median_time(lambda: torch.sort(flat + 0.0, stable=True, dim=1, descending=True), device, budget)
-        rows.append(dict(case=name, op="  its candidate sort alone", device=device, batch=batch, ext_s=t_sort / batch,
+        rows.append(dict(case=name, op="  its sort alone", device=device, batch=batch, ext_s=t_sort / batch,
                          ref_s=None, floor_s=None, peak_extra_bytes=None, output_bytes=None))
     if not skip_reference:
         b = reference.select_regions(score, regions, radius=1)

@@ -1,11 +1,11 @@
 #!/usr/bin/env bash
 # GPU check for a fresh CUDA machine with its own PyTorch and no network:
 #   benchmarks/gpu_check.sh OUTDIR
-# builds the extension for the visible GPU, runs the CUDA tests and the CUDA benchmark (each current kernel next to
-# its candidate: region_score_candidate, select_regions_candidate), then profiles the scoring kernels and the
-# selection walks with Nsight Compute where ncu works. Writes
-# env.txt, build.log, resources.log, tests.log, bench.log, bench.json and ncu.txt to OUTDIR. Exits non-zero if the
-# build, the tests or the benchmark fail.
+# builds the extension for the visible GPU, runs the CUDA tests and the CUDA benchmark, compute-sanitizer's memcheck
+# and racecheck on small inputs, then profiles the scoring kernel and the selection walk with Nsight Compute where
+# ncu works. Writes env.txt, build.log, resources.log, tests.log, bench.log, bench.json, sanitize.log and ncu.txt to
+# OUTDIR. DEADLINE_S (default 400) bounds the whole script: the sanitizer and ncu get what is left.
+# Exits non-zero if the build, the tests, the benchmark or the sanitizer fail.
 set -uo pipefail
 OUT=${1:?usage: benchmarks/gpu_check.sh OUTDIR}
 mkdir -p "$OUT"
@@ -16,6 +16,8 @@ export MAX_JOBS=${MAX_JOBS:-$(nproc)} PYTHONUNBUFFERED=1 FORCE_CUDA=1
 cat "$OUT/env.txt"
 
 t0=$(date +%s)
+deadline=$(( t0 + ${DEADLINE_S:-400} ))
+left() { echo $(( deadline - $(date +%s) )); }
 if ! NVCC_FLAGS="-Xptxas -v" $PY -m pip install --no-build-isolation --no-deps -v -e . >"$OUT/build.log" 2>&1; then
   tail -40 "$OUT/build.log"; echo "BUILD FAILED"; exit 1
 fi
@@ -24,21 +26,35 @@ $PY -c "import dwaca._extension as e; print(e.build_info())" | tee -a "$OUT/env.
 # registers, spills and shared memory of every kernel, from ptxas
 grep -E "Compiling entry|Used [0-9]+ registers|spill" "$OUT/build.log" >"$OUT/resources.log" || true
 
-# The CUDA tests: every test parametrised on the cuda device plus the cuda-only ones.
-# No -x: a failing candidate test must not hide the results of the others.
-$PY -m pytest -q --maxfail=25 tests/test_ops.py -k "cuda" -p no:cacheprovider 2>&1 | tee "$OUT/tests.log"
+# The CUDA tests: every test parametrised on the cuda device plus the cuda-only ones (not the CPU emulations of the
+# CUDA kernels, which CI runs). No -x: one failing test must not hide the results of the others.
+# On this workplace's device image (torch 2.11, its g++ wrapper links libstdc++ statically) any C++ exception thrown
+# from the extension kills the process (seen 2026-11-27: even a shape check of the CPU op), so the bad-input tests,
+# which CI runs, stay out of this selection.
+$PY -m pytest -q --maxfail=25 tests/test_ops.py -k "cuda and not emulated" -p no:cacheprovider 2>&1 | tee "$OUT/tests.log"
 tests_rc=${PIPESTATUS[0]}
 
 $PY benchmarks/bench_selection.py --device cuda --json "$OUT/bench.json" 2>&1 | tee "$OUT/bench.log"
 bench_rc=${PIPESTATUS[0]}
 
-if command -v ncu >/dev/null; then
-  timeout 240 ncu --clock-control none --kernel-name regex:"region_score|greedy" --launch-count 4 \
+sanitize_rc=0
+if command -v compute-sanitizer >/dev/null && [ "$(left)" -gt 60 ]; then
+  for tool in memcheck racecheck; do
+    timeout $(( $(left) / 2 )) compute-sanitizer --tool $tool --error-exitcode 3 $PY benchmarks/sanitize_kernels.py \
+      >>"$OUT/sanitize.log" 2>&1
+    rc=$?; echo "compute-sanitizer $tool rc=$rc" | tee -a "$OUT/sanitize.log"
+    [ $rc -ne 124 ] && [ $rc -ne 0 ] && sanitize_rc=$rc
+  done
+  grep -E "ERROR SUMMARY|RACECHECK SUMMARY|sanitize_kernels" "$OUT/sanitize.log"
+fi
+
+if command -v ncu >/dev/null && [ "$(left)" -gt 30 ]; then
+  timeout $(( $(left) - 10 )) ncu --clock-control none --kernel-name regex:"region_score|greedy" --launch-count 4 \
     --section SpeedOfLight --section Occupancy --section LaunchStats --section WarpStateStats \
-    --section ComputeWorkloadAnalysis --section MemoryWorkloadAnalysis --section SchedulerStats \
+    --section ComputeWorkloadAnalysis --section MemoryWorkloadAnalysis --section SchedulerStats --section InstructionStats \
     $PY benchmarks/profile_kernels.py >"$OUT/ncu.txt" 2>&1
   echo "ncu rc=$? (report in ncu.txt)"
-  grep -E "region_score|greedy|Duration|Compute \(SM\) Throughput|Memory Throughput|Achieved Occupancy|Registers Per" "$OUT/ncu.txt" | head -60
+  grep -E "region_score|greedy|Duration|Compute \(SM\) Throughput|Memory Throughput|Achieved Occupancy|Registers Per|Executed Instructions  " "$OUT/ncu.txt" | head -60
 fi
-echo "tests rc=$tests_rc bench rc=$bench_rc"
-exit $(( tests_rc || bench_rc ))
+echo "tests rc=$tests_rc bench rc=$bench_rc sanitize rc=$sanitize_rc total $(( $(date +%s) - t0 )) s"
+exit $(( tests_rc || bench_rc || sanitize_rc ))

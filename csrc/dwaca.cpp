@@ -14,17 +14,15 @@ TORCH_LIBRARY(dwaca, m) {
   m.def(
       "region_score(Tensor logits, Tensor? class_weights, Tensor? labeled, int radius, float sigma, "
       "int out_h, int out_w) -> (Tensor, Tensor, Tensor)");
-  // The same op through the register-tiled kernel of region_tile.h: on CUDA the candidate to replace
-  // region_score's kernel once timed on a GPU; on CPU a serial emulation of that kernel, for tests.
+  // For tests without a GPU, CPU only: region_score through the tiled CUDA kernel's block code, run serially.
   m.def(
-      "region_score_candidate(Tensor logits, Tensor? class_weights, Tensor? labeled, int radius, float sigma, "
+      "region_score_cuda_emulated(Tensor logits, Tensor? class_weights, Tensor? labeled, int radius, float sigma, "
       "int out_h, int out_w) -> (Tensor, Tensor, Tensor)");
   // score (B, H, W) float32 -> centers (B, max(num_regions), 2) int64, selected (B, H, W) bool, excluded (B, H, W) bool.
   m.def("select_regions(Tensor score, int[] num_regions, int radius, int exclusion_radius) -> (Tensor, Tensor, Tensor)");
-  // The same op through the walk of greedy_walk.h: on CUDA the candidate to replace select_regions' kernel once
-  // timed on a GPU; on CPU an emulation of that warp, for tests.
+  // For tests without a GPU, CPU only: select_regions through the CUDA walk, its warps emulated lane by lane.
   m.def(
-      "select_regions_candidate(Tensor score, int[] num_regions, int radius, int exclusion_radius) "
+      "select_regions_cuda_emulated(Tensor score, int[] num_regions, int radius, int exclusion_radius) "
       "-> (Tensor, Tensor, Tensor)");
 }
 

@@ -1,4 +1,4 @@
-// Exact greedy walk of one image (the candidate CUDA select_regions kernel), written once for a CUDA warp
+// Exact greedy walk of one image (select_regions' CUDA kernel), written once for a CUDA block
 // (csrc/cuda/select_regions.cu) and for a serial emulation of one (csrc/cpu/select_regions_walk_emulated.cpp), so CI
 // checks the kernel's logic without a GPU.
 //
@@ -7,12 +7,13 @@
 // group the lowest alive lane is the next pick, and it kills the alive lanes in its exclusion window by comparing
 // coordinates in registers. This visits candidates in exactly the order of the max-then-mask loop.
 //
-// A group holds many picks (2330 picks in 89 groups of the benchmark's Cityscapes-size image), and a single warp
-// runs at the latency of its dependent instructions, so the path from one pick to the next is kept to what it needs:
-// the leader's coordinates and the kills. The group's windows are marked after its last pick (the kills inside a
-// group compare coordinates, not the mask), every lane owning fixed cells of each window (no divisions); pixel
-// indices are 32-bit, and the next group's candidates are loaded while the current one is picked (the sorted arrays
-// are read-only).
+// A group holds many picks (2330 picks in 89 groups of the benchmark's Cityscapes-size image), and one warp runs at
+// the latency of its dependent instructions (an H200 measured ~130 instructions and ~790 cycles per pick when the
+// picking warp also marked the windows). So one warp of the block only picks: the kills compare coordinates, never
+// the mask, and its path from one pick to the next is the leader's coordinates and the kills. After each group the
+// block's other warps join it to mark the group's windows (every lane owning fixed cells of each window, no
+// divisions), and a barrier makes the marks visible to the next group's mask reads. Pixel indices are 32-bit, and
+// the next group's candidates are loaded while the current one is picked (the sorted arrays are read-only).
 #pragma once
 #include <cmath>
 #include <cstdint>
@@ -106,64 +107,93 @@ DW_HD int candidate_at(const float* vals, const int64_t* idx, int64_t n, int64_t
   return i < n && vals[i] != -INFINITY ? static_cast<int>(idx[i]) : -1;
 }
 
-// Picks up to `want` regions of one H x W image from its sorted candidates (vals, idx), writing (row, col) pairs to
-// `centers` and marking the (2r+1)^2 / (2m+1)^2 windows in `selected` / `excluded` (both all false on entry).
+constexpr int kWalkWarps = 8;  // warps of a block: one picks, all mark
+
+// A group's picks, handed from the picking warp to the marking warps (shared memory in the CUDA block).
+struct WalkGroup {
+  int count;  // picks in this group
+  bool done;  // the walk ends with this group
+  int y[kWarpSize], x[kWarpSize];
+};
+
+// The picking warp's walk of one H x W image over its sorted candidates (vals, idx): up to `want` picks whose
+// (2m+1)^2 windows exclude later candidates; (row, col) pairs go to `centers`. `excluded` is read, never written.
 template <class Warp>
-DW_HD void greedy_walk(const Warp& warp, const float* vals, const int64_t* idx, int H, int W, int64_t want, int r,
-                       int m, int64_t* centers, bool* selected, bool* excluded) {
-  const int64_t n = static_cast<int64_t>(H) * W;
-  typename Warp::template Private<int> y, x, next, pick_y, pick_x;
-  typename Warp::template Private<bool> alive;
-  typename Warp::template Private<WindowLane> sel_cells, ex_cells;
-  warp.each([&](int l) {
-    sel_cells[l] = window_lane(r, l);
-    ex_cells[l] = window_lane(m, l);
-    next[l] = candidate_at(vals, idx, n, l);
-  });
-  int64_t picks = 0;
-  for (int64_t base = 0; base < n && picks < want; base += kWarpSize) {
+struct GreedyWalker {
+  const float* vals;
+  const int64_t* idx;
+  int W, m;
+  int64_t n, want, base = 0, picks = 0;
+  typename Warp::template Private<int> next;  // the pixel index of the group's candidate for each lane, or -1
+
+  DW_HD GreedyWalker(const float* vals_, const int64_t* idx_, int H, int W_, int64_t want_, int m_)
+      : vals(vals_), idx(idx_), W(W_), m(m_), n(static_cast<int64_t>(H) * W_), want(want_) {}
+
+  DW_HD void start(const Warp& warp) {
+    warp.each([&](int l) { next[l] = candidate_at(vals, idx, n, l); });
+  }
+
+  // Picks the next group into g (count, coordinates, done) and writes their centers.
+  DW_HD void pick_group(const Warp& warp, const bool* excluded, WalkGroup& g, int64_t* centers) {
+    if (base >= n || picks >= want) {
+      warp.each([&](int l) {
+        if (l == 0) g.count = 0, g.done = true;
+      });
+      return;
+    }
+    typename Warp::template Private<int> y, x, pick_y, pick_x;
+    typename Warp::template Private<bool> alive;
     const unsigned finite = warp.ballot([&](int l) { return next[l] >= 0; });
     warp.each([&](int l) {
       const int p = next[l];
-      alive[l] = p >= 0 && !excluded[p];  // the previous group's marks are visible (sync below)
+      alive[l] = p >= 0 && !excluded[p];  // the previous group's marks are visible (the block's barrier)
       y[l] = p >= 0 ? p / W : 0;
       x[l] = p >= 0 ? p - y[l] * W : 0;
       next[l] = candidate_at(vals, idx, n, base + kWarpSize + l);
     });
-    // Pick: only what the next pick depends on. Lane j keeps the group's j-th pick (a group has at most 32).
-    int group_picks = 0;
+    // Lane j keeps the group's j-th pick (a group has at most 32).
+    int count = 0;
     unsigned live = warp.ballot([&](int l) { return alive[l]; });
     while (live && picks < want) {
       const int leader = lowest_lane(live);
       const int py = warp.shfl(y, leader), px = warp.shfl(x, leader);
       warp.each([&](int l) {  // the leader kills itself too
         if (alive[l] && abs(y[l] - py) <= m && abs(x[l] - px) <= m) alive[l] = false;
-        if (l == group_picks) {
+        if (l == count) {
           pick_y[l] = py;
           pick_x[l] = px;
         }
       });
       live = warp.ballot([&](int l) { return alive[l]; });
-      ++group_picks;
+      ++count;
       ++picks;
     }
-    // Then record and mark the group's picks; the marks are stores only, so the picks' windows overlap in flight.
-    const int64_t first = picks - group_picks;
+    base += kWarpSize;
+    const int64_t first = picks - count;
+    const bool done = finite != kAllLanes || base >= n || picks >= want;
     warp.each([&](int l) {
-      if (l < group_picks) {
+      if (l < count) {
         centers[2 * (first + l)] = pick_y[l];
         centers[2 * (first + l) + 1] = pick_x[l];
+        g.y[l] = pick_y[l];
+        g.x[l] = pick_x[l];
       }
+      if (l == 0) g.count = count, g.done = done;
     });
-    for (int j = 0; j < group_picks; ++j) {
-      const int py = warp.shfl(pick_y, j), px = warp.shfl(pick_x, j);
-      warp.each([&](int l) {
-        mark_window(selected, H, W, py, px, sel_cells[l]);
-        mark_window(excluded, H, W, py, px, ex_cells[l]);
-      });
-    }
-    warp.sync();  // this group's exclusion marks are visible to the next group's reads
-    if (finite != kAllLanes) break;
+  }
+};
+
+// Warp `warp_id` of `nwarps` marks its share of the group's windows (picks warp_id, warp_id + nwarps, ...) in
+// `selected` and `excluded`; sel_cells / ex_cells are its lanes' cells of the (2r+1)^2 and (2m+1)^2 windows.
+template <class Warp, class Cells>
+DW_HD void mark_group(const Warp& warp, const WalkGroup& g, int warp_id, int nwarps, int H, int W, Cells& sel_cells,
+                      Cells& ex_cells, bool* selected, bool* excluded) {
+  for (int j = warp_id; j < g.count; j += nwarps) {
+    const int py = g.y[j], px = g.x[j];
+    warp.each([&](int l) {
+      mark_window(selected, H, W, py, px, sel_cells[l]);
+      mark_window(excluded, H, W, py, px, ex_cells[l]);
+    });
   }
 }
 

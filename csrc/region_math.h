@@ -3,6 +3,14 @@
 #pragma once
 #include <cmath>
 #include <cstdint>
+#include <type_traits>
+
+#if defined(__CUDACC__)
+#include <c10/util/BFloat16.h>
+#include <c10/util/Half.h>
+#include <cuda_bf16.h>
+#include <cuda_fp16.h>
+#endif
 
 #if defined(__CUDACC__)
 #define DW_HD __host__ __device__ __forceinline__
@@ -105,7 +113,16 @@ DW_HD int owned_input(int64_t y, int64_t H, int64_t h) { return static_cast<int>
 
 template <typename scalar_t>
 DW_HD float load_float(const scalar_t* p) {
+#if defined(__CUDA_ARCH__)
+  // through the read-only data cache, also where the compiler cannot tell that p points to global memory
+  if constexpr (std::is_same_v<scalar_t, float>) return __ldg(p);
+  else if constexpr (std::is_same_v<scalar_t, c10::Half>)
+    return __half2float(__ldg(reinterpret_cast<const __half*>(p)));
+  else
+    return __bfloat162float(__ldg(reinterpret_cast<const __nv_bfloat16*>(p)));
+#else
   return static_cast<float>(*p);
+#endif
 }
 
 // Whether the logits (C, h, w) owned by the output rectangle [y0, y1) x [x0, x1) of an H x W output (see

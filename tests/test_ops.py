@@ -10,18 +10,21 @@ import pytest
 import torch
 
 from dwaca import _extension, ops
-from dwaca.ops import reference
+from dwaca.ops import cuda_emulation, reference
 
 CUDA = torch.cuda.is_available()
 DEVICES = ["cpu"] + (["cuda"] if CUDA else [])
 ATOL = 1e-5
-# The public kernel and the candidate CUDA kernel (on CPU: that kernel's block code run serially): both must
+# The public op on each device, and, where no GPU runs them, the CUDA kernels' own code run on the CPU: all must
 # compute the reference's function.
-SCORE_FNS = [ops.region_score, ops.region_score_candidate]
-SCORE_IDS = ["kernel", "candidate"]
-# Likewise for selection: the public kernel and the candidate CUDA walk (on CPU: that warp emulated lane by lane).
-SELECT_FNS = [ops.select_regions, ops.select_regions_candidate]
-SELECT_IDS = ["kernel", "candidate"]
+SCORE_FNS = [ops.region_score, cuda_emulation.region_score]
+SELECT_FNS = [ops.select_regions, cuda_emulation.select_regions]
+FN_IDS = ["op", "cuda-emulated"]
+
+
+def on_devices(fns):
+    """(fn, device) cases: the op on every device, the emulation on the CPU."""
+    return [pytest.param(fns[0], d, id=f"op-{d}") for d in DEVICES] + [pytest.param(fns[1], "cpu", id="cuda-emulated")]
 
 
 def fresh_seed():
@@ -50,8 +53,7 @@ SHAPES = [
 ]
 
 
-@pytest.mark.parametrize("fn", SCORE_FNS, ids=SCORE_IDS)
-@pytest.mark.parametrize("device", DEVICES)
+@pytest.mark.parametrize("fn,device", on_devices(SCORE_FNS))
 @pytest.mark.parametrize("shape", SHAPES, ids=lambda s: "x".join(map(str, s[:4])) + (f"->{s[4]}" if s[4] else ""))
 @pytest.mark.parametrize("radius", [0, 1, 2, 4])
 @pytest.mark.parametrize("sigma", [0.0, 1.3])
@@ -78,8 +80,7 @@ def test_region_score_matches_reference(fn, device, shape, radius, sigma):
             assert torch.isinf(got.score[labeled]).all() and (got.score[labeled] < 0).all()
 
 
-@pytest.mark.parametrize("fn", SCORE_FNS, ids=SCORE_IDS)
-@pytest.mark.parametrize("device", DEVICES)
+@pytest.mark.parametrize("fn,device", on_devices(SCORE_FNS))
 def test_region_score_large_radius_matches_reference(fn, device):
     # RIPU's pixel setting (PA) scores with k = 32: windows larger than the image in one or both dimensions
     gen = torch.Generator().manual_seed(fresh_seed())
@@ -92,7 +93,7 @@ def test_region_score_large_radius_matches_reference(fn, device):
                 assert (g - r).abs().max().item() <= ATOL
 
 
-@pytest.mark.parametrize("fn", SCORE_FNS, ids=SCORE_IDS)
+@pytest.mark.parametrize("fn", SCORE_FNS, ids=FN_IDS)
 @pytest.mark.parametrize("radius", [1, 2])
 def test_region_score_window_of_all_different_classes(fn, radius):
     # Every cell of the centre's window predicts another class: the most impure window, d_c = 1/n for n classes
@@ -163,7 +164,7 @@ def test_region_score_empty_batch_and_no_weights():
     assert torch.equal(a.score, b.score)
 
 
-@pytest.mark.parametrize("fn", SCORE_FNS, ids=SCORE_IDS)
+@pytest.mark.parametrize("fn", SCORE_FNS, ids=FN_IDS)
 def test_region_score_noncontiguous_input(fn):
     x = torch.randn(2, 8, 10, 12).permute(0, 1, 3, 2)
     got = fn(x, radius=2)
@@ -227,7 +228,7 @@ def test_select_regions_matches_naive_loop(device, kind, r, m):
         ref = reference.select_regions(score.to(device), counts, radius=r, exclusion_radius=m)
         mm = 2 * r if m is None else m
         naive = [naive_greedy(score[b], counts[b], r, mm) for b in range(B)]
-        for fn, name in zip(SELECT_FNS, SELECT_IDS):
+        for fn, name in zip(SELECT_FNS if device == "cpu" else SELECT_FNS[:1], FN_IDS):
             got = fn(score.to(device), counts, radius=r, exclusion_radius=m)
             for b, (centers, sel, exc) in enumerate(naive):
                 c = got.centers[b].cpu()
@@ -239,8 +240,7 @@ def test_select_regions_matches_naive_loop(device, kind, r, m):
                 assert torch.equal(a.cpu(), b.cpu()), f"{name} seed {seed}"
 
 
-@pytest.mark.parametrize("fn", SELECT_FNS, ids=SELECT_IDS)
-@pytest.mark.parametrize("device", DEVICES)
+@pytest.mark.parametrize("fn,device", on_devices(SELECT_FNS))
 @pytest.mark.parametrize("kind", ["random", "ties"])
 def test_select_regions_can_take_every_pixel(fn, device, kind):
     # single-pixel regions and a budget of the whole image: every finite pixel, in score order, to the last one
@@ -255,8 +255,7 @@ def test_select_regions_can_take_every_pixel(fn, device, kind):
             assert torch.equal(got.selected[b].cpu(), sel) and torch.equal(got.excluded[b].cpu(), exc)
 
 
-@pytest.mark.parametrize("fn", SELECT_FNS, ids=SELECT_IDS)
-@pytest.mark.parametrize("device", DEVICES)
+@pytest.mark.parametrize("fn,device", on_devices(SELECT_FNS))
 def test_select_regions_batched_equals_single(fn, device):
     gen = torch.Generator().manual_seed(fresh_seed())
     score = random_score(gen, 4, 31, 45, "ties").to(device)
@@ -271,8 +270,7 @@ def test_select_regions_batched_equals_single(fn, device):
         assert torch.equal(batched.excluded[b], one.excluded[0])
 
 
-@pytest.mark.parametrize("fn", SELECT_FNS, ids=SELECT_IDS)
-@pytest.mark.parametrize("device", DEVICES)
+@pytest.mark.parametrize("fn,device", on_devices(SELECT_FNS))
 def test_select_regions_negative_zero_ties_with_zero(fn, device):
     score = torch.tensor([[[0.0, -0.0, 0.0]]]).to(device)
     score[0, 0, 0] = -0.0
@@ -280,7 +278,7 @@ def test_select_regions_negative_zero_ties_with_zero(fn, device):
     assert got.centers[0].tolist() == [[0, 0], [0, 1], [0, 2]]
 
 
-@pytest.mark.parametrize("fn", SELECT_FNS, ids=SELECT_IDS)
+@pytest.mark.parametrize("fn", SELECT_FNS, ids=FN_IDS)
 def test_select_regions_stops_when_no_candidate(fn):
     score = torch.full((1, 4, 4), -math.inf)
     score[0, 1, 1] = 1.0
@@ -289,7 +287,7 @@ def test_select_regions_stops_when_no_candidate(fn):
     assert got.selected[0].sum() == 9 and got.excluded[0].sum() == 16
 
 
-@pytest.mark.parametrize("fn", SELECT_FNS, ids=SELECT_IDS)
+@pytest.mark.parametrize("fn", SELECT_FNS, ids=FN_IDS)
 def test_select_regions_empty(fn):
     got = fn(torch.zeros(0, 5, 5), 3)
     assert got.centers.shape == (0, 3, 2)
@@ -306,11 +304,12 @@ def test_opcheck(device):
     x = torch.randn(2, 5, 6, 7, generator=gen).to(device)
     cw = torch.rand(5, generator=gen).to(device)
     lab = (torch.rand(2, 9, 11, generator=gen) < 0.3).to(device)
-    for op in (torch.ops.dwaca.region_score, torch.ops.dwaca.region_score_candidate):
+    emulated = device == "cpu"  # the CUDA emulations are CPU ops
+    for op in [torch.ops.dwaca.region_score] + [torch.ops.dwaca.region_score_cuda_emulated] * emulated:
         torch.library.opcheck(op.default, (x, cw, lab, 1, 0.5, 9, 11))
         torch.library.opcheck(op.default, (x, None, None, 0, 0.0, 6, 7))
     s = torch.rand(2, 9, 11, generator=gen).to(device)
-    for op in (torch.ops.dwaca.select_regions, torch.ops.dwaca.select_regions_candidate):
+    for op in [torch.ops.dwaca.select_regions] + [torch.ops.dwaca.select_regions_cuda_emulated] * emulated:
         torch.library.opcheck(op.default, (s, [3, 5], 1, 2))
 
 
@@ -382,18 +381,19 @@ def test_select_regions_bad_input(fn, score, n, kwargs, exc, match):
         fn(score, n, **kwargs)
 
 
-def test_region_score_candidate_class_limit():
+def test_tiled_kernel_emulation_class_limit():
+    # the tiled kernel's limit; region_score on CUDA sends more classes to its general kernel
     with pytest.raises(ValueError, match="between 2 and 64 classes"):
-        ops.region_score_candidate(torch.randn(1, 65, 4, 4))
+        cuda_emulation.region_score(torch.randn(1, 65, 4, 4))
     with pytest.raises(RuntimeError, match="at most 64 classes"):
-        torch.ops.dwaca.region_score_candidate(torch.randn(1, 65, 4, 4), None, None, 1, 0.0, 4, 4)
+        torch.ops.dwaca.region_score_cuda_emulated(torch.randn(1, 65, 4, 4), None, None, 1, 0.0, 4, 4)
 
 
 def test_direct_op_call_checks_survive():
     # torch.ops.dwaca.* called without the Python wrapper still refuses bad shapes instead of crashing.
     with pytest.raises(RuntimeError, match="logits must be 4-D"):
         torch.ops.dwaca.region_score(torch.randn(3, 4, 5), None, None, 1, 0.0, 4, 5)
-    for op in (torch.ops.dwaca.select_regions, torch.ops.dwaca.select_regions_candidate):
+    for op in (torch.ops.dwaca.select_regions, torch.ops.dwaca.select_regions_cuda_emulated):
         with pytest.raises(RuntimeError, match="num_regions must have one entry per image"):
             op(torch.rand(2, 3, 3), [1], 1, 2)
 
@@ -403,34 +403,33 @@ def test_direct_op_call_checks_survive():
 
 @pytest.mark.cuda
 @pytest.mark.skipif(not CUDA, reason="needs a visible CUDA device")
-@pytest.mark.parametrize("C,k,sigma", [(19, 1, 0.0), (19, 2, 1.0), (33, 4, 1.5), (64, 1, 0.0), (150, 1, 0.0),
-                                       (256, 3, 2.0), (19, 32, 0.0)])
+@pytest.mark.parametrize("C,k,sigma", [(16, 1, 0.0), (19, 1, 0.0), (19, 2, 1.0), (33, 4, 1.5), (64, 1, 0.0),
+                                       (150, 1, 0.0), (256, 3, 2.0), (19, 32, 0.0)])
 def test_cuda_matches_cpu(C, k, sigma):
+    # up to 64 classes the tiled kernel (exact register capacities at 16 and 19), above it the general one
     gen = torch.Generator().manual_seed(fresh_seed())
     x = torch.randn(2, C, 33, 65, generator=gen)
     cw = torch.rand(C, generator=gen)
     a = ops.region_score(x, radius=k, sigma=sigma, class_weights=cw, out_size=(70, 129))
-    for fn in SCORE_FNS if C <= ops.CANDIDATE_MAX_CLASSES else SCORE_FNS[:1]:
-        b = fn(x.cuda(), radius=k, sigma=sigma, class_weights=cw.cuda(), out_size=(70, 129))
-        for u, v in zip(a, b):
-            torch.testing.assert_close(v.cpu(), u, atol=ATOL, rtol=0)
+    b = ops.region_score(x.cuda(), radius=k, sigma=sigma, class_weights=cw.cuda(), out_size=(70, 129))
+    for u, v in zip(a, b):
+        torch.testing.assert_close(v.cpu(), u, atol=ATOL, rtol=0)
     s = ops.select_regions(a.score, 40, radius=k)
-    for fn in SELECT_FNS:
-        t = fn(a.score.cuda(), 40, radius=k)
-        for u, v in zip(s, t):
-            assert torch.equal(u, v.cpu())
+    t = ops.select_regions(a.score.cuda(), 40, radius=k)
+    for u, v in zip(s, t):
+        assert torch.equal(u, v.cpu())
 
 
 @pytest.mark.cuda
 @pytest.mark.skipif(not CUDA, reason="needs a visible CUDA device")
-@pytest.mark.parametrize("fn", SCORE_FNS, ids=SCORE_IDS)
-def test_cuda_region_score_allocates_only_outputs(fn):
-    x = torch.randn(2, 19, 64, 128, device="cuda")
-    fn(x, out_size=(128, 256))  # warm-up: kernel attributes, allocator pools
+@pytest.mark.parametrize("C", [19, 100], ids=["tiled", "general"])
+def test_cuda_region_score_allocates_only_outputs(C):
+    x = torch.randn(2, C, 64, 128, device="cuda")
+    ops.region_score(x, out_size=(128, 256))  # warm-up: kernel attributes, allocator pools
     torch.cuda.synchronize()
     torch.cuda.reset_peak_memory_stats()
     base = torch.cuda.memory_allocated()
-    out = fn(x, out_size=(128, 256))
+    out = ops.region_score(x, out_size=(128, 256))
     torch.cuda.synchronize()
     outputs = sum(t.numel() * t.element_size() for t in out)
     # the outputs plus the finiteness check's one-element reduction (one 512-byte allocator block)

@@ -1,6 +1,6 @@
-// CPU implementation of region_score_candidate: runs the CUDA kernel's block code (csrc/region_tile.h) serially,
-// block by block, all threads through phase 1, then all through phase 2 (what the kernel's one barrier
-// guarantees). It exists to test the candidate kernel's logic where no GPU is visible; it is not a fast CPU path.
+// region_score_cuda_emulated: runs the tiled CUDA kernel's block code (csrc/region_tile.h) on CPU, block by block,
+// all threads through phase 1, then all through phase 2 (what the kernel's one barrier guarantees). It exists to
+// test that kernel's logic where no GPU is visible; it is not a fast CPU path (that is region_score).
 #include <ATen/Parallel.h>
 #include <torch/library.h>
 #include <torch/types.h>
@@ -17,7 +17,7 @@ std::tuple<at::Tensor, at::Tensor, at::Tensor> region_score_tiled_emulated(
     const at::Tensor& logits, const std::optional<at::Tensor>& class_weights, const std::optional<at::Tensor>& labeled,
     int64_t radius, double sigma, int64_t out_h, int64_t out_w) {
   const RegionScoreCall call = prepare_region_score(logits, class_weights, labeled, radius, sigma, out_h, out_w);
-  const TileArgs a = make_tile_args(logits.sizes(), out_h, out_w, radius);
+  const TileArgs a = make_tile_args(logits.sizes(), out_h, out_w, radius, sigma);
   const int64_t B = logits.size(0);
   if (B == 0) return call.outputs();
   const std::vector<float> g = window_weights(radius, sigma);
@@ -29,7 +29,7 @@ std::tuple<at::Tensor, at::Tensor, at::Tensor> region_score_tiled_emulated(
   DWACA_DISPATCH_LOGITS(logits.scalar_type(), "region_score_tiled_emulated", [&] {
     const scalar_t* x = call.logits.data_ptr<scalar_t>();
     dispatch_class_capacity(a.C, [&](auto capacity) {
-      constexpr int CMAX = decltype(capacity)::value;
+      using Capacity = decltype(capacity);
       at::parallel_for(0, B * grid_y * grid_x, 1, [&](int64_t begin, int64_t end) {
         std::vector<int> s_cls(static_cast<size_t>(a.halo_w) * a.halo_h);
         std::vector<float> s_we(s_cls.size());
@@ -40,8 +40,8 @@ std::tuple<at::Tensor, at::Tensor, at::Tensor> region_score_tiled_emulated(
           const scalar_t* img = x + b * a.C * a.plane;
           bool bad = false;
           for (int tid = 0; tid < kTileThreads; ++tid)
-            bad |= tile_pixel_phase<scalar_t, CMAX>(a, img, cw_ptr, tx0, ty0, tid, kTileThreads, s_cls.data(),
-                                                    s_we.data());
+            bad |= tile_pixel_phase<scalar_t, Capacity>(a, img, cw_ptr, tx0, ty0, tid, kTileThreads, s_cls.data(),
+                                                         s_we.data());
           for (int tid = 0; tid < kTileThreads; ++tid)
             tile_window_phase(a, g.data(), s_cls.data(), s_we.data(), labeled_ptr, b * a.H * a.W, tx0, ty0, tid,
                               kTileThreads, bad, s_out, i_out, u_out);
@@ -54,6 +54,6 @@ std::tuple<at::Tensor, at::Tensor, at::Tensor> region_score_tiled_emulated(
 
 }  // namespace
 
-TORCH_LIBRARY_IMPL(dwaca, CPU, m) { m.impl("region_score_candidate", &region_score_tiled_emulated); }
+TORCH_LIBRARY_IMPL(dwaca, CPU, m) { m.impl("region_score_cuda_emulated", &region_score_tiled_emulated); }
 
 }  // namespace dwaca

@@ -1,6 +1,8 @@
-// CUDA region_score: one fused kernel. A block owns a 32 x TH tile of output pixels; it computes class and
-// weighted entropy for the tile plus its k-pixel halo into shared memory (interpolating the logits on the fly),
-// then every thread reduces the windows of its two output pixels. Nothing but the three outputs is allocated.
+// CUDA region_score. Logits of at most 64 classes go to the tiled kernel (csrc/cuda/region_score_tiled.cu); others
+// to the general kernel here: a block owns a 32 x TH tile of output pixels; it computes class and weighted entropy
+// for the tile plus its k-pixel halo into shared memory (interpolating the logits on the fly, three passes over C
+// through a per-thread shared-memory column), then every thread reduces the windows of its two output pixels with
+// a histogram in that column. Neither kernel allocates anything but the three outputs.
 #include <c10/cuda/CUDAException.h>
 #include <c10/cuda/CUDAStream.h>
 #include <c10/cuda/CUDAGuard.h>
@@ -10,7 +12,9 @@
 #include <limits>
 
 #include "checks.h"
+#include "cuda/region_score_tiled.h"
 #include "region_math.h"
+#include "region_tile.h"
 
 namespace dwaca {
 namespace {
@@ -118,6 +122,7 @@ std::tuple<at::Tensor, at::Tensor, at::Tensor> region_score_cuda(const at::Tenso
                                                                   int64_t out_w) {
   const c10::cuda::CUDAGuard guard(logits.device());
   const RegionScoreCall call = prepare_region_score(logits, class_weights, labeled, radius, sigma, out_h, out_w);
+  if (tiled_kernel_fits(logits.sizes())) return region_score_tiled_cuda(call, radius, sigma, out_h, out_w);
   const int64_t B = logits.size(0);
   if (B == 0) return call.outputs();
   TORCH_CHECK(B <= 65535, "region_score on CUDA takes at most 65535 images per call, got ", B);

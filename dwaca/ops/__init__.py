@@ -26,15 +26,13 @@ from . import reference
 from ._args import (CLASS_WEIGHTS_VALUES, check_score, class_weights_arg, int_arg, labeled_arg, logits_arg,
                     num_regions_arg, sigma_arg)
 
-__all__ = ["region_score", "region_score_candidate", "select_regions", "select_regions_candidate", "RegionScore",
-           "Selection", "reference", "MAX_RADIUS", "MAX_CLASSES", "CANDIDATE_MAX_CLASSES"]
+__all__ = ["region_score", "select_regions", "RegionScore", "Selection", "reference", "MAX_RADIUS", "MAX_CLASSES"]
 
 RegionScore = namedtuple("RegionScore", ["score", "impurity", "uncertainty"])
 Selection = namedtuple("Selection", ["centers", "selected", "excluded"])
 
 MAX_RADIUS = reference.MAX_RADIUS
 MAX_CLASSES = reference.MAX_CLASSES
-CANDIDATE_MAX_CLASSES = 64  # csrc/region_tile.h kTileMaxClasses
 assert (_extension.build_info()["max_radius"], _extension.build_info()["max_classes"]) == (MAX_RADIUS, MAX_CLASSES), \
     "dwaca._C was built from other sources; rebuild it with `make setup`"
 def region_score(logits, *, radius=1, class_weights=None, out_size=None, labeled=None, sigma=0.0):
@@ -57,17 +55,6 @@ def region_score(logits, *, radius=1, class_weights=None, out_size=None, labeled
     """
     return _region_score_with(torch.ops.dwaca.region_score, MAX_CLASSES, logits, radius, class_weights, out_size,
                               labeled, sigma)
-
-
-def region_score_candidate(logits, *, radius=1, class_weights=None, out_size=None, labeled=None, sigma=0.0):
-    """:func:`region_score` through the register-tiled kernel (``csrc/region_tile.h``), at most 64 classes.
-
-    On CUDA this is the candidate to replace region_score's kernel once a GPU run times it (the benchmark and
-    ``benchmarks/gpu_check.sh`` compare both); on CPU it runs that CUDA kernel's block code serially, so the tests
-    check its logic without a GPU. Same arguments, results and errors as :func:`region_score`.
-    """
-    return _region_score_with(torch.ops.dwaca.region_score_candidate, CANDIDATE_MAX_CLASSES, logits, radius,
-                              class_weights, out_size, labeled, sigma)
 
 
 def _region_score_with(op, max_classes, logits, radius, class_weights, out_size, labeled, sigma):
@@ -111,17 +98,6 @@ def select_regions(score, num_regions, *, radius=1, exclusion_radius=None):
     return _select_regions_with(torch.ops.dwaca.select_regions, score, num_regions, radius, exclusion_radius)
 
 
-def select_regions_candidate(score, num_regions, *, radius=1, exclusion_radius=None):
-    """:func:`select_regions` through the candidate greedy walk (``csrc/greedy_walk.h``).
-
-    On CUDA this is the candidate to replace select_regions' kernel once a GPU run times it (the benchmark and
-    ``benchmarks/gpu_check.sh`` compare both); on CPU it runs that kernel's warp emulated lane by lane, so the tests
-    check its logic without a GPU. Same arguments, results and errors as :func:`select_regions`.
-    """
-    return _select_regions_with(torch.ops.dwaca.select_regions_candidate, score, num_regions, radius,
-                                exclusion_radius)
-
-
 def _select_regions_with(op, score, num_regions, radius, exclusion_radius):
     check_score(score)
     radius = int_arg("radius", radius)
@@ -142,7 +118,7 @@ def _region_score_fake(logits, class_weights, labeled, radius, sigma, out_h, out
 
 
 torch.library.register_fake("dwaca::region_score", _region_score_fake)
-torch.library.register_fake("dwaca::region_score_candidate", _region_score_fake)
+torch.library.register_fake("dwaca::region_score_cuda_emulated", _region_score_fake)
 
 
 def _select_regions_fake(score, num_regions, radius, exclusion_radius):
@@ -153,4 +129,4 @@ def _select_regions_fake(score, num_regions, radius, exclusion_radius):
 
 
 torch.library.register_fake("dwaca::select_regions", _select_regions_fake)
-torch.library.register_fake("dwaca::select_regions_candidate", _select_regions_fake)
+torch.library.register_fake("dwaca::select_regions_cuda_emulated", _select_regions_fake)

@@ -1,0 +1,22 @@
+"""The CUDA kernels' own code run on the CPU, for tests where no GPU is visible.
+
+:func:`region_score` runs the tiled CUDA kernel's block code (``csrc/region_tile.h``; region_score's CUDA kernel up
+to 64 classes) block by block and thread by thread; :func:`select_regions` runs the CUDA walk
+(``csrc/greedy_walk.h``) with each warp emulated lane by lane. Same arguments, results and errors as
+:func:`dwaca.ops.region_score` and :func:`dwaca.ops.select_regions`, CPU tensors only. Slow: not for real work.
+"""
+import torch
+
+from . import _region_score_with, _select_regions_with
+
+MAX_CLASSES = 64  # csrc/region_tile.h kTileMaxClasses
+
+
+def region_score(logits, *, radius=1, class_weights=None, out_size=None, labeled=None, sigma=0.0):
+    return _region_score_with(torch.ops.dwaca.region_score_cuda_emulated, MAX_CLASSES, logits, radius, class_weights,
+                              out_size, labeled, sigma)
+
+
+def select_regions(score, num_regions, *, radius=1, exclusion_radius=None):
+    return _select_regions_with(torch.ops.dwaca.select_regions_cuda_emulated, score, num_regions, radius,
+                                exclusion_radius)
