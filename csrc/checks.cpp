@@ -29,7 +29,8 @@ RegionScoreCall prepare_region_score(const at::Tensor& logits, const std::option
   TORCH_CHECK(logits.size(2) >= 1 && logits.size(3) >= 1, "logits must have h, w >= 1, got ", logits.sizes());
   TORCH_CHECK(radius >= 0 && radius <= kMaxRadius, "radius must be in [0, ", kMaxRadius, "], got ", radius);
   TORCH_CHECK(sigma >= 0 && std::isfinite(sigma), "sigma must be a finite number >= 0, got ", sigma);
-  TORCH_CHECK(out_h >= 1 && out_w >= 1, "out_size must be >= 1 in both dimensions, got (", out_h, ", ", out_w, ")");
+  TORCH_CHECK(out_h >= 1 && out_w >= 1 && out_h < (int64_t{1} << 31) && out_w < (int64_t{1} << 31),
+              "out_size must be in [1, 2^31) in both dimensions, got (", out_h, ", ", out_w, ")");
   if (class_weights.has_value()) {
     const auto& w = *class_weights;
     TORCH_CHECK(w.dim() == 1 && w.size(0) == C, "class_weights must have shape (", C, ",), got ", w.sizes());

@@ -44,7 +44,6 @@ struct ThreadLane {
   __device__ __forceinline__ unsigned ballot(F&& f) const { return __ballot_sync(kAllLanes, f(lane)); }
   template <typename T>
   __device__ __forceinline__ T shfl(Private<T>& v, int src) const { return __shfl_sync(kAllLanes, v.v, src); }
-  __device__ __forceinline__ void sync() const { __syncwarp(); }
 };
 #endif
 
@@ -66,7 +65,6 @@ struct EmulatedWarp {
   }
   template <typename T>
   T shfl(Private<T>& v, int src) const { return v[src]; }
-  void sync() const {}
 };
 
 DW_HD int lowest_lane(unsigned bits) {

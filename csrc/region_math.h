@@ -97,9 +97,10 @@ DW_HD int window_lo(int y, int rad) { return rad < y ? y - rad : 0; }
 DW_HD int window_hi(int y, int rad, int size) { return rad < size - 1 - y ? y + rad : size - 1; }
 
 // Weight of the neighbour at offset (dy, dx): the Gaussian context weighting, or 1 for the flat window.
-// Computed in double on both devices so CPU and CUDA get the same float.
+// Computed in double on both devices so CPU and CUDA get the same float. The centre weighs 1 for any sigma: for
+// sigma below ~1e-154, 2 sigma^2 is 0 and 0 / 0 would make it NaN.
 DW_HD float window_weight(int dy, int dx, double sigma) {
-  if (sigma <= 0) return 1.f;
+  if (sigma <= 0 || (dy == 0 && dx == 0)) return 1.f;
   return static_cast<float>(exp(-static_cast<double>(dy * dy + dx * dx) / (2.0 * sigma * sigma)));
 }
 
@@ -118,8 +119,10 @@ DW_HD float load_float(const scalar_t* p) {
   if constexpr (std::is_same_v<scalar_t, float>) return __ldg(p);
   else if constexpr (std::is_same_v<scalar_t, c10::Half>)
     return __half2float(__ldg(reinterpret_cast<const __half*>(p)));
-  else
+  else if constexpr (std::is_same_v<scalar_t, c10::BFloat16>)
     return __bfloat162float(__ldg(reinterpret_cast<const __nv_bfloat16*>(p)));
+  else
+    static_assert(std::is_same_v<scalar_t, float>, "logits are float32, float16 or bfloat16");
 #else
   return static_cast<float>(*p);
 #endif

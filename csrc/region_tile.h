@@ -50,15 +50,15 @@ inline bool lerp_covers_input(int in, int out) {
   return reached == in - 1;
 }
 
-// Output tile 32 pixels wide (one warp per output row in the window phase) and as tall as fits a halo of about a
-// multiple of kTileThreads pixels, at least max(16, 2k) rows, so the halo overhead stays small: (32+2)x30 for k = 1.
-// `logits_sizes`: (B, C, h, w), already checked by prepare_region_score.
 // Whether the tiled kernel takes these logits (B, C, h, w): its class mask is 64 bits and its offsets within an
 // image are 32-bit. Others go to the general kernel (csrc/cuda/region_score.cu).
 inline bool tiled_kernel_fits(c10::IntArrayRef logits_sizes) {
   return logits_sizes[1] <= kTileMaxClasses && logits_sizes[1] * logits_sizes[2] * logits_sizes[3] < (int64_t{1} << 31);
 }
 
+// Output tile 32 pixels wide (one warp per output row in the window phase) and as tall as fits a halo of about a
+// multiple of kTileThreads pixels, at least max(16, 2k) rows, so the halo overhead stays small: (32+2)x30 for k = 1.
+// `logits_sizes`: (B, C, h, w), already checked by prepare_region_score.
 inline TileArgs make_tile_args(c10::IntArrayRef logits_sizes, int64_t out_h, int64_t out_w, int64_t radius,
                                double sigma) {
   const int64_t C = logits_sizes[1], h = logits_sizes[2], w = logits_sizes[3];
@@ -93,11 +93,13 @@ struct ClassCapacity {
   static constexpr bool EXACT = EXACT_;
 };
 
-// Calls f(ClassCapacity<...>{}): exact for Cityscapes' 19 and SYNTHIA's 16 classes, else the smallest of 32 and 64
-// that holds C (C <= kTileMaxClasses).
+// Calls f(ClassCapacity<...>{}) with the smallest of 16, 19, 32 and 64 that holds C (C <= kTileMaxClasses), exact
+// for SYNTHIA's 16 and Cityscapes' 19 classes.
 template <typename F>
 void dispatch_class_capacity(int C, F&& f) {
+  if (C < 16) return f(ClassCapacity<16, false>{});
   if (C == 16) return f(ClassCapacity<16, true>{});
+  if (C < 19) return f(ClassCapacity<19, false>{});
   if (C == 19) return f(ClassCapacity<19, true>{});
   if (C <= 32) return f(ClassCapacity<32, false>{});
   return f(ClassCapacity<64, false>{});

@@ -50,7 +50,13 @@ SHAPES = [
     (1, 2, 2, 2, (1, 1)),
     (1, 16, 33, 17, None),
     (2, 33, 3, 40, (9, 100)),
+    (1, 70, 9, 11, (5, 20)),  # more classes than the tiled kernel holds: the general CUDA kernel
 ]
+
+
+def skip_beyond_emulation(fn, C):
+    if fn is cuda_emulation.region_score and C > cuda_emulation.MAX_CLASSES:
+        pytest.skip(f"the tiled kernel (and its emulation) takes at most {cuda_emulation.MAX_CLASSES} classes")
 
 
 @pytest.mark.parametrize("fn,device", on_devices(SCORE_FNS))
@@ -61,6 +67,7 @@ def test_region_score_matches_reference(fn, device, shape, radius, sigma):
     seed = fresh_seed()
     gen = torch.Generator().manual_seed(seed)
     B, C, h, w, out_size = shape
+    skip_beyond_emulation(fn, C)
     H, W = out_size or (h, w)
     for dtype in (torch.float32, torch.float16, torch.bfloat16):
         for ties in (False, True):
@@ -84,7 +91,9 @@ def test_region_score_matches_reference(fn, device, shape, radius, sigma):
 def test_region_score_large_radius_matches_reference(fn, device):
     # RIPU's pixel setting (PA) scores with k = 32: windows larger than the image in one or both dimensions
     gen = torch.Generator().manual_seed(fresh_seed())
-    for shape, out_size in [((1, 19, 20, 40), (40, 80)), ((2, 5, 70, 90), None)]:
+    for shape, out_size in [((1, 19, 20, 40), (40, 80)), ((2, 5, 70, 90), None), ((1, 70, 12, 20), (24, 40))]:
+        if fn is cuda_emulation.region_score and shape[1] > cuda_emulation.MAX_CLASSES:
+            continue
         x = (torch.randn(*shape, generator=gen) * 3).to(device)
         for sigma in (0.0, 8.0):
             got = fn(x, radius=32, out_size=out_size, sigma=sigma)
@@ -340,6 +349,7 @@ GOOD = torch.randn(1, 4, 5, 6)
     (dict(labeled=torch.zeros(1, 5, 5, dtype=torch.bool)), ValueError, "labeled must have shape"),
     (dict(labeled=torch.zeros(1, 5, 6)), TypeError, "labeled must be a bool"),
     (dict(out_size=(0, 4)), ValueError, r"out_size\[0\]"),
+    (dict(out_size=(4, 2**31)), ValueError, r"out_size\[1\] must be in \[1, 2147483647\]"),
     (dict(out_size=7), TypeError, "out_size must be None or a pair"),
 ])
 def test_region_score_bad_input(fn, kwargs, exc, match):
@@ -393,6 +403,8 @@ def test_direct_op_call_checks_survive():
     # torch.ops.dwaca.* called without the Python wrapper still refuses bad shapes instead of crashing.
     with pytest.raises(RuntimeError, match="logits must be 4-D"):
         torch.ops.dwaca.region_score(torch.randn(3, 4, 5), None, None, 1, 0.0, 4, 5)
+    with pytest.raises(RuntimeError, match=r"out_size must be in \[1, 2\^31\)"):
+        torch.ops.dwaca.region_score(torch.randn(1, 4, 5, 6), None, None, 1, 0.0, 2**31, 5)
     for op in (torch.ops.dwaca.select_regions, torch.ops.dwaca.select_regions_cuda_emulated):
         with pytest.raises(RuntimeError, match="num_regions must have one entry per image"):
             op(torch.rand(2, 3, 3), [1], 1, 2)
@@ -444,3 +456,26 @@ def test_cuda_device_mix_is_rejected():
         ops.region_score(x, class_weights=torch.ones(4))
     with pytest.raises(ValueError, match="labeled must be on the logits' device"):
         ops.region_score(x, labeled=torch.zeros(1, 5, 6, dtype=torch.bool))
+
+
+def test_tiled_flat3x3_window_is_the_general_window_bit_for_bit():
+    # The tiled kernel's k = 1, sigma = 0 path counts classes in registers; with sigma = 1e20 every weight is exactly
+    # 1 and the same kernel takes its general window path: the floats must not differ at all, borders included.
+    gen = torch.Generator().manual_seed(fresh_seed())
+    for shape, out_size in [((2, 19, 7, 9), None), ((1, 16, 1, 13), (1, 30)), ((1, 5, 20, 1), None),
+                            ((1, 64, 6, 7), (11, 13)), ((1, 3, 9, 9), None)]:
+        x = torch.randint(-1, 2, shape, generator=gen).float() if shape[1] == 3 else torch.randn(*shape, generator=gen)
+        flat = cuda_emulation.region_score(x, radius=1, out_size=out_size, sigma=0.0)
+        general = cuda_emulation.region_score(x, radius=1, out_size=out_size, sigma=1e20)
+        for a, b in zip(flat, general):
+            assert torch.equal(a, b), shape
+
+
+@pytest.mark.parametrize("fn", SCORE_FNS + [reference.region_score])
+def test_region_score_tiny_sigma_keeps_the_centre(fn):
+    # 2 sigma^2 underflows to 0: the neighbours weigh exp(-inf) = 0 and the centre 1, the k = 0 window
+    x = torch.randn(2, 6, 5, 7, generator=torch.Generator().manual_seed(fresh_seed()))
+    got = fn(x, radius=2, sigma=1e-200)
+    want = reference.region_score(x, radius=0)
+    for g, r in zip(got, want):
+        torch.testing.assert_close(g, r, atol=ATOL, rtol=0)

@@ -46,7 +46,7 @@ def logits_arg(logits, out_size, max_classes=MAX_CLASSES):
         out_size = tuple(out_size)
     if not isinstance(out_size, (tuple, list)) or len(out_size) != 2:
         raise TypeError(f"out_size must be None or a pair (H, W), got {out_size!r}")
-    H, W = (int_arg(f"out_size[{i}]", v, lo=1) for i, v in enumerate(out_size))
+    H, W = (int_arg(f"out_size[{i}]", v, lo=1, hi=2**31 - 1) for i, v in enumerate(out_size))
     return B, C, H, W
 
 

@@ -44,7 +44,9 @@ def window_weights(radius, sigma, device=None):
     d = torch.arange(-radius, radius + 1, dtype=torch.float64)
     if sigma == 0:
         return torch.ones(2 * radius + 1, 2 * radius + 1, dtype=torch.float32, device=device)
-    g = torch.exp(-(d[:, None] ** 2 + d[None, :] ** 2) / (2.0 * sigma * sigma))
+    d2 = d[:, None] ** 2 + d[None, :] ** 2
+    g = torch.exp(-d2 / (2.0 * sigma * sigma))
+    g[radius, radius] = 1.0  # exp(-0 / (2 sigma^2)), also where 2 sigma^2 underflows to 0
     return g.to(torch.float32).to(device)
 
 
