@@ -28,10 +28,11 @@ grep -E "Compiling entry|Used [0-9]+ registers|spill" "$OUT/build.log" >"$OUT/re
 
 # The CUDA tests: every test parametrised on the cuda device plus the cuda-only ones (not the CPU emulations of the
 # CUDA kernels, which CI runs). No -x: one failing test must not hide the results of the others.
-# On this workplace's device image (torch 2.11, its g++ wrapper links libstdc++ statically) any C++ exception thrown
-# from the extension kills the process (seen 2026-11-27: even a shape check of the CPU op), so the bad-input tests,
-# which CI runs, stay out of this selection.
-$PY -m pytest -q --maxfail=25 tests/test_ops.py -k "cuda and not emulated" -p no:cacheprovider 2>&1 | tee "$OUT/tests.log"
+# On this workplace's device image (torch 2.11, g++ 13.3 through its /opt/gcc wrapper; ldd lists no libstdc++ for the
+# extension built there) any C++ exception thrown from the extension kills the process (seen 2026-11-27: even a
+# shape check of the CPU op), so the bad-input tests, which CI runs, stay out of this selection.
+$PY -m pytest -q --maxfail=25 tests/test_ops.py -k "cuda and not emulated" -p no:cacheprovider 2>&1 \
+  | tee "$OUT/tests.log"
 tests_rc=${PIPESTATUS[0]}
 
 $PY benchmarks/bench_selection.py --device cuda --json "$OUT/bench.json" 2>&1 | tee "$OUT/bench.log"
@@ -57,7 +58,8 @@ fi
 if command -v ncu >/dev/null && [ "$(left)" -gt 30 ]; then
   timeout $(( $(left) - 10 )) ncu --clock-control none --kernel-name regex:"region_score|greedy" --launch-count 4 \
     --section SpeedOfLight --section Occupancy --section LaunchStats --section WarpStateStats \
-    --section ComputeWorkloadAnalysis --section MemoryWorkloadAnalysis --section SchedulerStats --section InstructionStats \
+    --section ComputeWorkloadAnalysis --section MemoryWorkloadAnalysis --section SchedulerStats \
+    --section InstructionStats \
     $PY benchmarks/profile_kernels.py >"$OUT/ncu.txt" 2>&1
   echo "ncu rc=$? (report in ncu.txt)"
   grep -E "region_score|greedy|Duration|Compute \(SM\) Throughput|Memory Throughput|Achieved Occupancy|Registers Per|Executed Instructions  " "$OUT/ncu.txt" | head -60

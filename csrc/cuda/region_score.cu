@@ -1,8 +1,9 @@
 // CUDA region_score. Logits of at most 64 classes and fewer than 2^31 values per image go to the tiled kernel
-// (csrc/cuda/region_score_tiled.cu); others to the general kernel here: a block owns a 32 x TH tile of output pixels; it computes class and weighted entropy
-// for the tile plus its k-pixel halo into shared memory (interpolating the logits on the fly, three passes over C
-// through a per-thread shared-memory column), then every thread reduces the windows of its two output pixels with
-// a histogram in that column. Neither kernel allocates anything but the three outputs.
+// (csrc/cuda/region_score_tiled.cu); others to the general kernel here: a block owns a 32 x TH tile of output
+// pixels; it computes class and weighted entropy for the tile plus its k-pixel halo into shared memory
+// (interpolating the logits on the fly, three passes over C through a per-thread shared-memory column), then every
+// thread reduces the windows of its two output pixels with a histogram in that column. Neither kernel allocates
+// anything but the three outputs.
 #include <c10/cuda/CUDAException.h>
 #include <c10/cuda/CUDAStream.h>
 #include <c10/cuda/CUDAGuard.h>
