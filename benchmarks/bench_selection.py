@@ -1,6 +1,7 @@
 """Extension vs reference timings for region scoring and greedy selection, with the bytes-moved floor.
 
-On CUDA it also times the sort that select_regions' walk starts from, alone.
+On CUDA it also times the tiled scoring kernel through its bare op (no argument checks, no NaN check sync), with
+and without its pixel phase's row reuse, and the sort that select_regions' walk starts from, alone.
 
     python benchmarks/bench_selection.py [--device cpu|cuda|all] [--json OUT.json] [--quick]
 
@@ -92,6 +93,15 @@ def run_case(key, device, batch, bw, quick, skip_reference, failures):
                      ref_s=None if t_ref is None else t_ref / batch, floor_s=floor / batch,
                      peak_extra_bytes=peak_extra_bytes(score_ext, device), output_bytes=outputs))
 
+    if device == "cuda":
+        for row_reuse, label in [(True, "  tiled kernel, bare op"), (False, "  same, one pixel at a time")]:
+            def bare(row_reuse=row_reuse):
+                return torch.ops.dwaca.region_score_tiled(logits, cw, None, 1, 0.0, H, W, row_reuse)
+            rows.append(dict(case=name, op=label, device=device, batch=batch,
+                             ext_s=median_time(bare, device, budget) / batch, ref_s=None, floor_s=None,
+                             peak_extra_bytes=None, output_bytes=None))
+            if not all(torch.equal(a, b) for a, b in zip(bare(), score_ext())):
+                failures.append(f"{label.strip()} differs from region_score ({name}, B={batch})")
     out = score_ext()
     if not skip_reference:  # what was timed must compute the reference's function on this input
         err = max((a - b).abs().max().item() for a, b in zip(out, score_ref()))

@@ -2,10 +2,10 @@
 
     compute-sanitizer --tool racecheck python benchmarks/sanitize_kernels.py
 
-Covers region_score's tiled kernel at each of its class capacities (16 and 19 exact, 32, 64) and its general kernel
-(100 classes), radii 0-2 and a Gaussian window, up-, down- and unsampled inputs with a labelled mask, and the
-selection walk with 3x3/5x5 and strip windows. Each result is compared with the CPU op, so a race that changes an
-output also fails here.
+Covers region_score's tiled kernel at each of its class capacities (16 and 19 exact, 32, 64), with and without its
+row reuse, and its general kernel (100 classes), radii 0-2 and a Gaussian window, up-, down- and unsampled inputs
+with a labelled mask, and the selection walk with 3x3/5x5 and strip windows. Each result is compared with the CPU
+op (and the tiled kernel's two pixel phases with each other), so a race that changes an output also fails here.
 """
 import sys
 
@@ -29,6 +29,11 @@ def main():
         got = ops.region_score(logits.cuda(), **dict(kw, class_weights=cw.cuda(), labeled=labeled.cuda()))
         if not all(torch.allclose(g.cpu(), e, rtol=0, atol=1e-5) for g, e in zip(got, want)):
             bad.append(f"region_score C={C} k={radius}")
+        if C <= 64:  # the tiled kernel's pixel phase one pixel at a time: the same floats as its row reuse
+            args = (logits.cuda(), cw.cuda(), labeled.cuda(), radius, sigma, H, W)
+            pixels = torch.ops.dwaca.region_score_tiled(*args, False)
+            if not all(torch.equal(g, e) for g, e in zip(pixels, got)):
+                bad.append(f"region_score_tiled without row reuse C={C} k={radius}")
         for r, m in [(1, None), (2, None), (0, 3), (3, 17)]:
             want_sel = ops.select_regions(want.score, 40, radius=r, exclusion_radius=m)
             got_sel = ops.select_regions(want.score.cuda(), 40, radius=r, exclusion_radius=m)

@@ -14,10 +14,11 @@ TORCH_LIBRARY(dwaca, m) {
   m.def(
       "region_score(Tensor logits, Tensor? class_weights, Tensor? labeled, int radius, float sigma, "
       "int out_h, int out_w) -> (Tensor, Tensor, Tensor)");
-  // For tests without a GPU, CPU only: region_score through the tiled CUDA kernel's block code, run serially.
+  // region_score through the tiled CUDA kernel (at most 64 classes): on CUDA that kernel, on CPU its block code run
+  // serially (for tests without a GPU). row_reuse=false turns off its pixel phase's column strips.
   m.def(
-      "region_score_cuda_emulated(Tensor logits, Tensor? class_weights, Tensor? labeled, int radius, float sigma, "
-      "int out_h, int out_w) -> (Tensor, Tensor, Tensor)");
+      "region_score_tiled(Tensor logits, Tensor? class_weights, Tensor? labeled, int radius, float sigma, "
+      "int out_h, int out_w, bool row_reuse) -> (Tensor, Tensor, Tensor)");
   // score (B, H, W) float32 -> centers (B, max(num_regions), 2) int64, selected (B, H, W) bool, excluded (B, H, W) bool.
   m.def("select_regions(Tensor score, int[] num_regions, int radius, int exclusion_radius) -> (Tensor, Tensor, Tensor)");
   // For tests without a GPU, CPU only: select_regions through the CUDA walk, its warps emulated lane by lane.

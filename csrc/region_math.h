@@ -63,6 +63,28 @@ DW_HD float fast_log(float x) {
 #endif
 }
 
+// e^x and log2(x) for the tiled kernel's per-pixel softmax entropy. On the GPU: the special-function unit's ex2 and
+// lg2 with denormals flushed, without the compare and two predicated instructions that __expf and __logf spend on
+// them. A flushed exponential is below 2^-126, and its entropy term below 1e-36; the log's argument is >= 1e-6.
+DW_HD float exp_ftz(float x) {
+#if defined(__CUDA_ARCH__)
+  float y;
+  asm("ex2.approx.ftz.f32 %0, %1;" : "=f"(y) : "f"(x * 1.4426950408889634f));
+  return y;
+#else
+  return std::exp(x);
+#endif
+}
+DW_HD float log2_ftz(float x) {
+#if defined(__CUDA_ARCH__)
+  float y;
+  asm("lg2.approx.ftz.f32 %0, %1;" : "=f"(y) : "f"(x));
+  return y;
+#else
+  return std::log2(x);
+#endif
+}
+
 // One axis of bilinear interpolation with align_corners=True, as torch's upsample_bilinear2d computes it.
 struct Lerp {
   int i0, i1;
@@ -85,10 +107,11 @@ DW_HD Lerp lerp_at(int dst, float scale, int in_size) {
   return l;
 }
 
+DW_HD float lerp1(float x0, float x1, const Lerp& l) { return add_rn(mul_rn(l.l0, x0), mul_rn(l.l1, x1)); }
+
+// Rows first, then between them, as torch does: the tiled kernel's strips reuse the rows' results (lerp1 on each).
 DW_HD float bilerp(float x00, float x01, float x10, float x11, const Lerp& ly, const Lerp& lx) {
-  const float top = add_rn(mul_rn(lx.l0, x00), mul_rn(lx.l1, x01));
-  const float bot = add_rn(mul_rn(lx.l0, x10), mul_rn(lx.l1, x11));
-  return add_rn(mul_rn(ly.l0, top), mul_rn(ly.l1, bot));
+  return lerp1(lerp1(x00, x01, lx), lerp1(x10, x11, lx), ly);
 }
 
 // Ends of the window [y - rad, y + rad] clipped to [0, size): every scoring and selection window. y + rad is never

@@ -313,10 +313,11 @@ def test_opcheck(device):
     x = torch.randn(2, 5, 6, 7, generator=gen).to(device)
     cw = torch.rand(5, generator=gen).to(device)
     lab = (torch.rand(2, 9, 11, generator=gen) < 0.3).to(device)
-    emulated = device == "cpu"  # the CUDA emulations are CPU ops
-    for op in [torch.ops.dwaca.region_score] + [torch.ops.dwaca.region_score_cuda_emulated] * emulated:
-        torch.library.opcheck(op.default, (x, cw, lab, 1, 0.5, 9, 11))
-        torch.library.opcheck(op.default, (x, None, None, 0, 0.0, 6, 7))
+    torch.library.opcheck(torch.ops.dwaca.region_score.default, (x, cw, lab, 1, 0.5, 9, 11))
+    torch.library.opcheck(torch.ops.dwaca.region_score.default, (x, None, None, 0, 0.0, 6, 7))
+    for row_reuse in (True, False):
+        torch.library.opcheck(torch.ops.dwaca.region_score_tiled.default, (x, cw, lab, 1, 0.0, 9, 11, row_reuse))
+    emulated = device == "cpu"  # the walk's emulation is a CPU op
     s = torch.rand(2, 9, 11, generator=gen).to(device)
     for op in [torch.ops.dwaca.select_regions] + [torch.ops.dwaca.select_regions_cuda_emulated] * emulated:
         torch.library.opcheck(op.default, (s, [3, 5], 1, 2))
@@ -396,7 +397,7 @@ def test_tiled_kernel_emulation_class_limit():
     with pytest.raises(ValueError, match="between 2 and 64 classes"):
         cuda_emulation.region_score(torch.randn(1, 65, 4, 4))
     with pytest.raises(RuntimeError, match="at most 64 classes"):
-        torch.ops.dwaca.region_score_cuda_emulated(torch.randn(1, 65, 4, 4), None, None, 1, 0.0, 4, 4)
+        torch.ops.dwaca.region_score_tiled(torch.randn(1, 65, 4, 4), None, None, 1, 0.0, 4, 4, True)
 
 
 def test_direct_op_call_checks_survive():
@@ -479,3 +480,42 @@ def test_region_score_tiny_sigma_keeps_the_centre(fn):
     want = reference.region_score(x, radius=0)
     for g, r in zip(got, want):
         torch.testing.assert_close(g, r, atol=ATOL, rtol=0)
+
+
+ROW_REUSE_CASES = [  # (shape, out_size, radius, sigma): up, down, mixed, 1-pixel inputs, odd sizes, both capacities
+    ((2, 19, 33, 65), (70, 129), 1, 0.0), ((1, 16, 40, 50), (23, 31), 1, 0.0), ((1, 19, 9, 40), (37, 21), 2, 1.0),
+    ((1, 7, 1, 9), (31, 17), 1, 0.0), ((1, 18, 12, 1), (12, 5), 0, 0.0), ((2, 3, 5, 6), (130, 70), 4, 0.0),
+    ((1, 19, 20, 30), (64, 96), 9, 0.0), ((1, 12, 17, 9), (1, 40), 1, 0.0),
+]
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float16, torch.bfloat16])
+def test_tiled_row_reuse_is_the_per_pixel_path_bit_for_bit(dtype):
+    # the pixel phase's column strips reuse interpolated input rows: the floats must be those of one pixel at a time
+    gen = torch.Generator().manual_seed(fresh_seed())
+    for shape, out_size, k, sigma in ROW_REUSE_CASES:
+        x = random_logits(gen, *shape, dtype=dtype, ties=shape[1] == 3)
+        cw = torch.rand(shape[1], generator=gen)
+        lab = torch.rand(shape[0], *out_size, generator=gen) < 0.2
+        args = dict(radius=k, sigma=sigma, out_size=out_size, class_weights=cw, labeled=lab)
+        strips = cuda_emulation.region_score(x, **args)
+        pixels = cuda_emulation.region_score(x, row_reuse=False, **args)
+        for a, b in zip(strips, pixels):
+            assert torch.equal(a, b), (shape, out_size, k)
+        want = reference.region_score(x, **args)
+        for a, b in zip(strips, want):
+            torch.testing.assert_close(a, b, atol=ATOL, rtol=0)
+
+
+@pytest.mark.cuda
+@pytest.mark.skipif(not CUDA, reason="needs a visible CUDA device")
+def test_cuda_tiled_row_reuse_is_the_per_pixel_path_bit_for_bit():
+    gen = torch.Generator().manual_seed(fresh_seed())
+    for shape, out_size, k, sigma in ROW_REUSE_CASES:
+        x = random_logits(gen, *shape, ties=shape[1] == 3, device="cuda")
+        cw = torch.rand(shape[1], generator=gen).cuda()
+        args = (x, cw, None, k, sigma, *out_size)
+        strips = torch.ops.dwaca.region_score_tiled(*args, True)
+        pixels = torch.ops.dwaca.region_score_tiled(*args, False)
+        for a, b in zip(strips, pixels):
+            assert torch.equal(a, b), (shape, out_size, k)

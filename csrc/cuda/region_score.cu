@@ -123,7 +123,8 @@ std::tuple<at::Tensor, at::Tensor, at::Tensor> region_score_cuda(const at::Tenso
                                                                   int64_t out_w) {
   const c10::cuda::CUDAGuard guard(logits.device());
   const RegionScoreCall call = prepare_region_score(logits, class_weights, labeled, radius, sigma, out_h, out_w);
-  if (tiled_kernel_fits(logits.sizes())) return region_score_tiled_cuda(call, radius, sigma, out_h, out_w);
+  if (tiled_kernel_fits(logits.sizes()))
+    return region_score_tiled_cuda(call, radius, sigma, out_h, out_w, /*row_reuse=*/true);
   const int64_t B = logits.size(0);
   if (B == 0) return call.outputs();
   TORCH_CHECK(B <= 65535, "region_score on CUDA takes at most 65535 images per call, got ", B);

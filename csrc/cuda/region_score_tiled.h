@@ -9,8 +9,9 @@
 
 namespace dwaca {
 
-// `call` is prepare_region_score's result for these arguments, on the current device.
+// `call` is prepare_region_score's result for these arguments, on the current device. `row_reuse`: see TileArgs.
 std::tuple<at::Tensor, at::Tensor, at::Tensor> region_score_tiled_cuda(const RegionScoreCall& call, int64_t radius,
-                                                                        double sigma, int64_t out_h, int64_t out_w);
+                                                                        double sigma, int64_t out_h, int64_t out_w,
+                                                                        bool row_reuse);
 
 }  // namespace dwaca

@@ -118,7 +118,11 @@ def _region_score_fake(logits, class_weights, labeled, radius, sigma, out_h, out
 
 
 torch.library.register_fake("dwaca::region_score", _region_score_fake)
-torch.library.register_fake("dwaca::region_score_cuda_emulated", _region_score_fake)
+
+
+@torch.library.register_fake("dwaca::region_score_tiled")
+def _region_score_tiled_fake(logits, class_weights, labeled, radius, sigma, out_h, out_w, row_reuse):
+    return _region_score_fake(logits, class_weights, labeled, radius, sigma, out_h, out_w)
 
 
 def _select_regions_fake(score, num_regions, radius, exclusion_radius):

@@ -5,6 +5,8 @@ to 64 classes) block by block and thread by thread; :func:`select_regions` runs 
 (``csrc/greedy_walk.h``) with each warp emulated lane by lane. Same arguments, results and errors as
 :func:`dwaca.ops.region_score` and :func:`dwaca.ops.select_regions`, CPU tensors only. Slow: not for real work.
 """
+from functools import partial
+
 import torch
 
 from . import _region_score_with, _select_regions_with
@@ -12,9 +14,10 @@ from . import _region_score_with, _select_regions_with
 MAX_CLASSES = 64  # csrc/region_tile.h kTileMaxClasses
 
 
-def region_score(logits, *, radius=1, class_weights=None, out_size=None, labeled=None, sigma=0.0):
-    return _region_score_with(torch.ops.dwaca.region_score_cuda_emulated, MAX_CLASSES, logits, radius, class_weights,
-                              out_size, labeled, sigma)
+def region_score(logits, *, radius=1, class_weights=None, out_size=None, labeled=None, sigma=0.0, row_reuse=True):
+    """``row_reuse=False``: the tiled kernel's pixel phase one pixel at a time, not in column strips."""
+    return _region_score_with(partial(torch.ops.dwaca.region_score_tiled, row_reuse=row_reuse), MAX_CLASSES, logits,
+                              radius, class_weights, out_size, labeled, sigma)
 
 
 def select_regions(score, num_regions, *, radius=1, exclusion_radius=None):
