@@ -96,12 +96,12 @@ inline TileArgs make_tile_args(c10::IntArrayRef logits_sizes, int64_t out_h, int
   return a;
 }
 
-// Shared memory of a block, in floats: window weights g[(2k+1)^2], the flat 3x3 window's share entropies, then the
-// halo's weighted entropies and classes.
+// Shared memory of a block, in bytes: window weights g[(2k+1)^2], the flat 3x3 window's share entropies, the halo's
+// weighted entropies, then its classes as bytes (C <= kTileMaxClasses), which keeps k = 32 under 99 KiB.
 constexpr int kShareEntropies = 100;
-inline size_t tile_smem_floats(const TileArgs& a) {
-  const size_t side = 2 * a.k + 1;
-  return side * side + kShareEntropies + 2 * static_cast<size_t>(a.halo_w) * a.halo_h;
+inline size_t tile_smem_bytes(const TileArgs& a) {
+  const size_t side = 2 * a.k + 1, halo_n = static_cast<size_t>(a.halo_w) * a.halo_h;
+  return sizeof(float) * (side * side + kShareEntropies + halo_n) + sizeof(uint8_t) * halo_n;
 }
 
 // entropy_term(count / n) at [n * 10 + count] for 1 <= count <= n <= 9 (other entries unused): the shares of the flat
@@ -144,7 +144,7 @@ void dispatch_tile_code(const TileArgs& a, F&& f) {
 // NaN or an inf. Strict '>' keeps the first of tied classes, like torch.argmax. A NaN at class 0 makes mx NaN;
 // elsewhere it makes the entropy NaN; -inf shows in mn, +inf in mx: all are caught without a separate pass.
 template <class Capacity>
-DW_HD bool pixel_stats(const TileArgs& a, float (&v)[Capacity::CMAX], const float* __restrict__ cw, int* cls,
+DW_HD bool pixel_stats(const TileArgs& a, float (&v)[Capacity::CMAX], const float* __restrict__ cw, uint8_t* cls,
                        float* we) {
   constexpr int CMAX = Capacity::CMAX;
   const int C = Capacity::EXACT ? CMAX : a.C;
@@ -176,7 +176,7 @@ DW_UNROLL
   for (int c = 0; c < CMAX; ++c)
     if (c < C) vlogv += v[c] * log2_ftz(v[c] + eps_sum);
   const float ent = (vlogv / sum - log2_ftz(sum)) * a.entropy_scale;
-  *cls = arg;
+  *cls = static_cast<uint8_t>(arg);
   *we = (cw ? cw[arg] : 1.f) * ent;
   return !(mx <= FLT_MAX && mn >= -FLT_MAX && ent == ent);
 }
@@ -184,7 +184,7 @@ DW_UNROLL
 // The pixel phase one halo pixel at a time (above 19 classes, or without resampling).
 template <typename scalar_t, class Capacity>
 DW_HD bool tile_pixels(const TileArgs& a, const scalar_t* __restrict__ img, const float* __restrict__ cw, int tx0,
-                       int ty0, int tid, int nthreads, int* __restrict__ s_cls, float* __restrict__ s_we) {
+                       int ty0, int tid, int nthreads, uint8_t* __restrict__ s_cls, float* __restrict__ s_we) {
   constexpr int CMAX = Capacity::CMAX;
   const int C = Capacity::EXACT ? CMAX : a.C;
   bool bad = false;
@@ -238,7 +238,7 @@ DW_UNROLL
 // it. A warp's lanes share their rows, so these branches do not diverge.
 template <typename scalar_t, class Capacity>
 DW_HD bool tile_pixel_strips(const TileArgs& a, const scalar_t* __restrict__ img, const float* __restrict__ cw,
-                             int tx0, int ty0, int tid, int nthreads, int* __restrict__ s_cls,
+                             int tx0, int ty0, int tid, int nthreads, uint8_t* __restrict__ s_cls,
                              float* __restrict__ s_we) {
   constexpr int CMAX = Capacity::CMAX;
   const int C = Capacity::EXACT ? CMAX : a.C;
@@ -282,7 +282,7 @@ DW_UNROLL
 // whether it met a NaN or inf logit. `img` is this image's (C, h, w) logits, (tx0, ty0) the tile's origin.
 template <typename scalar_t, class Capacity, bool kRowReuse>
 DW_HD bool tile_pixel_phase(const TileArgs& a, const scalar_t* __restrict__ img, const float* __restrict__ cw, int tx0,
-                            int ty0, int tid, int nthreads, int* __restrict__ s_cls, float* __restrict__ s_we) {
+                            int ty0, int tid, int nthreads, uint8_t* __restrict__ s_cls, float* __restrict__ s_we) {
   // this tile's share of the input, which covers logits no output pixel reads
   const bool bad = a.scan_input && owned_input_nonfinite(img, a.C, a.h, a.w, a.H, a.W, ty0,
                                                          ty0 + a.tile_h < a.H ? ty0 + a.tile_h : a.H, tx0,
@@ -296,7 +296,7 @@ DW_HD bool tile_pixel_phase(const TileArgs& a, const scalar_t* __restrict__ img,
 // Impurity (before the 1 / log C factor) and uncertainty of any window, from the halo's classes and weighted
 // entropies: the first cell of each class is found with a 64-bit mask of the classes met, and its share is summed
 // from there on, in the same order as window_stats, so the result is the same float.
-DW_HD void tile_window_any(const TileArgs& a, const float* __restrict__ g, const int* __restrict__ s_cls,
+DW_HD void tile_window_any(const TileArgs& a, const float* __restrict__ g, const uint8_t* __restrict__ s_cls,
                            const float* __restrict__ s_we, int tx0, int ty0, int y, int x, float* imp_out,
                            float* unc_out) {
   const int k = a.k, side = 2 * k + 1;
@@ -339,7 +339,7 @@ DW_HD void tile_window_any(const TileArgs& a, const float* __restrict__ g, const
 // are tile_window_any's: a share is a count of ones, exact in any order, and classes are taken in order of first
 // appearance; cells outside the image are left out. `share_entropies`: fill_share_entropies' table.
 DW_HD void tile_window_flat3x3(const TileArgs& a, const float* __restrict__ share_entropies,
-                               const int* __restrict__ s_cls, const float* __restrict__ s_we, int tx0, int ty0, int y,
+                               const uint8_t* __restrict__ s_cls, const float* __restrict__ s_we, int tx0, int ty0, int y,
                                int x, float* imp_out, float* unc_out) {
   const int centre = (y - ty0 + 1) * a.halo_w + (x - tx0 + 1);
   const bool row_in[3] = {y > 0, true, y + 1 < a.H}, col_in[3] = {x > 0, true, x + 1 < a.W};
@@ -378,7 +378,7 @@ DW_UNROLL
 // `g` holds the (2k+1)^2 window weights and `share_entropies` fill_share_entropies' table; `bad` (any thread's
 // phase-1 result) marks the tile's first pixel NaN.
 DW_HD void tile_window_phase(const TileArgs& a, const float* __restrict__ g, const float* __restrict__ share_entropies,
-                             const int* __restrict__ s_cls, const float* __restrict__ s_we,
+                             const uint8_t* __restrict__ s_cls, const float* __restrict__ s_we,
                              const bool* __restrict__ labeled, int64_t image_offset, int tx0, int ty0, int tid,
                              int nthreads, bool bad, float* __restrict__ score, float* __restrict__ impurity,
                              float* __restrict__ uncertainty) {

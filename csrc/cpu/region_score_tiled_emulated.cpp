@@ -34,7 +34,7 @@ std::tuple<at::Tensor, at::Tensor, at::Tensor> region_score_tiled_emulated(
       using Capacity = decltype(capacity);
       constexpr bool kRowReuse = decltype(row_reuse_c)::value;
       at::parallel_for(0, B * grid_y * grid_x, 1, [&](int64_t begin, int64_t end) {
-        std::vector<int> s_cls(static_cast<size_t>(a.halo_w) * a.halo_h);
+        std::vector<uint8_t> s_cls(static_cast<size_t>(a.halo_w) * a.halo_h);
         std::vector<float> s_we(s_cls.size());
         for (int64_t block = begin; block < end; ++block) {
           const int64_t b = block / (grid_y * grid_x);

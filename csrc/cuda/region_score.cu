@@ -148,6 +148,9 @@ std::tuple<at::Tensor, at::Tensor, at::Tensor> region_score_cuda(const at::Tenso
   const int side = 2 * P.k + 1;
   const size_t halo = static_cast<size_t>(kTileW + 2 * P.k) * (P.tile_h + 2 * P.k);
   const size_t smem = sizeof(float) * (static_cast<size_t>(P.C) * threads + side * side + 2 * halo);
+  const size_t smem_limit = max_shared_memory_per_block();
+  TORCH_CHECK(smem <= smem_limit, "region_score on CUDA: ", P.C, " classes and radius ", radius, " need ", smem,
+              " bytes of shared memory per block, this GPU allows ", smem_limit);
   const dim3 grid((P.W + kTileW - 1) / kTileW, (P.H + P.tile_h - 1) / P.tile_h, static_cast<unsigned>(B));
   TORCH_CHECK(grid.y <= 65535, "region_score on CUDA: out_size height too large (", P.H, ")");
   auto stream = c10::cuda::getCurrentCUDAStream();

@@ -21,7 +21,7 @@ constexpr int tile_blocks_per_sm() {
   return kRowReuse ? 3 : (Capacity::CMAX <= 19 ? 4 : 2);
 }
 
-// Shared memory: tile_smem_floats' layout.
+// Shared memory: tile_smem_bytes' layout.
 template <typename scalar_t, class Capacity, bool kRowReuse>
 __global__ void __launch_bounds__(kTileThreads, (tile_blocks_per_sm<Capacity, kRowReuse>()))
     region_score_tiled_kernel(const scalar_t* __restrict__ logits, const float* __restrict__ cw,
@@ -32,7 +32,7 @@ __global__ void __launch_bounds__(kTileThreads, (tile_blocks_per_sm<Capacity, kR
   float* g = smem;
   float* share_entropies = g + side * side;
   float* s_we = share_entropies + kShareEntropies;
-  int* s_cls = reinterpret_cast<int*>(s_we + halo_n);
+  uint8_t* s_cls = reinterpret_cast<uint8_t*>(s_we + halo_n);
   const int tid = threadIdx.x, b = blockIdx.z;
   const int tx0 = blockIdx.x * a.tile_w, ty0 = blockIdx.y * a.tile_h;
   for (int i = tid; i < side * side; i += kTileThreads) g[i] = window_weight(i / side - a.k, i % side - a.k, sigma);
@@ -56,6 +56,12 @@ std::tuple<at::Tensor, at::Tensor, at::Tensor> region_score_tiled_op(
 
 }  // namespace
 
+size_t max_shared_memory_per_block() {
+  int bytes = 0;
+  C10_CUDA_CHECK(cudaDeviceGetAttribute(&bytes, cudaDevAttrMaxSharedMemoryPerBlockOptin, c10::cuda::current_device()));
+  return static_cast<size_t>(bytes);
+}
+
 std::tuple<at::Tensor, at::Tensor, at::Tensor> region_score_tiled_cuda(const RegionScoreCall& call, int64_t radius,
                                                                         double sigma, int64_t out_h, int64_t out_w,
                                                                         bool row_reuse) {
@@ -63,7 +69,10 @@ std::tuple<at::Tensor, at::Tensor, at::Tensor> region_score_tiled_cuda(const Reg
   const int64_t B = call.logits.size(0);
   if (B == 0) return call.outputs();
   TORCH_CHECK(B <= 65535, "region_score on CUDA takes at most 65535 images per call, got ", B);
-  const size_t smem = sizeof(float) * tile_smem_floats(a);
+  const size_t smem = tile_smem_bytes(a);
+  const size_t smem_limit = max_shared_memory_per_block();
+  TORCH_CHECK(smem <= smem_limit, "region_score on CUDA: radius ", radius, " needs ", smem,
+              " bytes of shared memory per block, this GPU allows ", smem_limit);
   const dim3 grid((a.W + a.tile_w - 1) / a.tile_w, (a.H + a.tile_h - 1) / a.tile_h, static_cast<unsigned>(B));
   TORCH_CHECK(grid.y <= 65535, "region_score on CUDA: out_size height too large (", a.H, ")");
   auto stream = c10::cuda::getCurrentCUDAStream();

@@ -68,8 +68,8 @@ def _region_score_with(op, max_classes, logits, radius, class_weights, out_size,
     # (otherwise always finite), and the weights must be finite and >= 0 (bad weights only make bad outputs, which
     # are then not returned).
     if cw is not None:
-        total, weight_max, weight_min = torch.stack([impurity.sum(), cw.abs().amax(), cw.amin()]).tolist()
-        if not (math.isfinite(weight_max) and weight_min >= 0):
+        total, weight_min, weight_max = torch.stack([impurity.sum(), *torch.aminmax(cw)]).tolist()  # NaN propagates
+        if not (weight_min >= 0 and math.isfinite(weight_max)):
             raise ValueError(CLASS_WEIGHTS_VALUES)
     else:
         total = impurity.sum().item() if B > 0 else 0.0
