@@ -6,7 +6,7 @@
 // A block owns a tile_w x tile_h tile of output pixels and works in two phases separated by one barrier:
 //   1. pixel phase: the threads take the tile plus its k-pixel halo; for each pixel they interpolate all C logits
 //      into registers (CMAX >= C, unrolled, so no shared-memory passes over C), and store its class and weighted
-//      entropy in shared memory. Up to 19 classes, when resampling, each thread walks a column strip of seg_h
+//      entropy in shared memory. At 16 and 19 classes, when resampling, each thread walks a column strip of seg_h
 //      pixels and keeps the two input rows' horizontal interpolations in registers: consecutive output rows mostly
 //      share them, which saves most of the loads and half the interpolation arithmetic (same floats);
 //   2. window phase: every thread takes output pixels and reduces their windows from shared memory. The class
@@ -27,7 +27,6 @@ namespace dwaca {
 
 constexpr int kTileThreads = 256;
 constexpr int kTileMaxClasses = 64;  // the window phase's class mask is 64 bits
-constexpr int kRowReuseMaxClasses = 19;  // three register arrays of C floats per thread: top, bottom and pixel
 
 struct TileArgs {
   int C, h, w, H, W, k;
@@ -36,7 +35,7 @@ struct TileArgs {
   int plane;            // h * w; offsets within an image are 32-bit (C * h * w < 2^31)
   bool flat;            // sigma = 0: every window weight is 1
   bool resample;        // out_size differs from the logits' size
-  bool row_reuse;       // the pixel phase walks column strips (resampling, C <= kRowReuseMaxClasses, asked for)
+  bool row_reuse;       // asked for and resampling: the pixel phase walks column strips at 16 and 19 classes
   bool scan_input;      // some logits are never interpolated from (downsampling): scan the owned input for NaN/inf
   float scale_y, scale_x, inv_log_c;
   float entropy_scale;  // -ln 2 / ln C: turns sum p log2(p + eps) into the normalised entropy
@@ -63,7 +62,7 @@ inline bool tiled_kernel_fits(c10::IntArrayRef logits_sizes) {
 }
 
 // The halo is 32, 64 or 128 pixels wide (tile plus 2k), so that a warp's lanes take consecutive columns of one row
-// in both phases, and kTileThreads / halo_w strips of seg_h >= 8 rows tall, at least max(16, 2k) + 2k rows, so the
+// in the pixel phase, and kTileThreads / halo_w strips of seg_h >= 8 rows tall, at least max(16, 2k) + 2k rows, so the
 // halo overhead stays small: (30+2) x (62+2) for k = 1. `logits_sizes`: (B, C, h, w), checked by
 // prepare_region_score. `row_reuse`: walk column strips where the kernel can (see TileArgs).
 inline TileArgs make_tile_args(c10::IntArrayRef logits_sizes, int64_t out_h, int64_t out_w, int64_t radius,
@@ -86,7 +85,7 @@ inline TileArgs make_tile_args(c10::IntArrayRef logits_sizes, int64_t out_h, int
   a.plane = static_cast<int>(h * w);
   a.flat = sigma <= 0;
   a.resample = a.h != a.H || a.w != a.W;
-  a.row_reuse = row_reuse && a.resample && a.C <= kRowReuseMaxClasses;
+  a.row_reuse = row_reuse && a.resample;
   a.scan_input = !(lerp_covers_input(a.h, a.H) && lerp_covers_input(a.w, a.W));
   a.scale_y = align_corners_scale(a.h, a.H);
   a.scale_x = align_corners_scale(a.w, a.W);
@@ -122,12 +121,14 @@ struct ClassCapacity {
   static constexpr bool EXACT = EXACT_;
 };
 
-// Calls f(ClassCapacity<...>{}, std::bool_constant<a.row_reuse>{}) with the smallest capacity of 16, 19, 32 and 64
-// that holds a.C (<= kTileMaxClasses), exact for SYNTHIA's 16 and Cityscapes' 19 classes.
+// Calls f(ClassCapacity<...>{}, std::bool_constant<row reuse>{}) with the smallest capacity of 16, 19, 32 and 64
+// that holds a.C (<= kTileMaxClasses), exact for SYNTHIA's 16 and Cityscapes' 19 classes. Only those two exact
+// capacities walk column strips: their three register arrays (top, bottom and the pixel's logits) fit 80 registers,
+// where the c < C tests of the others spill.
 template <typename F>
 void dispatch_tile_code(const TileArgs& a, F&& f) {
   auto with_reuse = [&](auto capacity) {
-    if constexpr (decltype(capacity)::CMAX <= kRowReuseMaxClasses)
+    if constexpr (decltype(capacity)::EXACT)
       if (a.row_reuse) return f(capacity, std::true_type{});
     return f(capacity, std::false_type{});
   };
@@ -181,7 +182,7 @@ DW_UNROLL
   return !(mx <= FLT_MAX && mn >= -FLT_MAX && ent == ent);
 }
 
-// The pixel phase one halo pixel at a time (above 19 classes, or without resampling).
+// The pixel phase one halo pixel at a time (other than 16 or 19 classes, or without resampling).
 template <typename scalar_t, class Capacity>
 DW_HD bool tile_pixels(const TileArgs& a, const scalar_t* __restrict__ img, const float* __restrict__ cw, int tx0,
                        int ty0, int tid, int nthreads, uint8_t* __restrict__ s_cls, float* __restrict__ s_we) {
@@ -339,8 +340,8 @@ DW_HD void tile_window_any(const TileArgs& a, const float* __restrict__ g, const
 // are tile_window_any's: a share is a count of ones, exact in any order, and classes are taken in order of first
 // appearance; cells outside the image are left out. `share_entropies`: fill_share_entropies' table.
 DW_HD void tile_window_flat3x3(const TileArgs& a, const float* __restrict__ share_entropies,
-                               const uint8_t* __restrict__ s_cls, const float* __restrict__ s_we, int tx0, int ty0, int y,
-                               int x, float* imp_out, float* unc_out) {
+                               const uint8_t* __restrict__ s_cls, const float* __restrict__ s_we, int tx0, int ty0,
+                               int y, int x, float* imp_out, float* unc_out) {
   const int centre = (y - ty0 + 1) * a.halo_w + (x - tx0 + 1);
   const bool row_in[3] = {y > 0, true, y + 1 < a.H}, col_in[3] = {x > 0, true, x + 1 < a.W};
   int cls[9];

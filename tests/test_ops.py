@@ -482,10 +482,14 @@ def test_region_score_tiny_sigma_keeps_the_centre(fn):
         torch.testing.assert_close(g, r, atol=ATOL, rtol=0)
 
 
-ROW_REUSE_CASES = [  # (shape, out_size, radius, sigma): up, down, mixed, 1-pixel inputs, odd sizes, both capacities
-    ((2, 19, 33, 65), (70, 129), 1, 0.0), ((1, 16, 40, 50), (23, 31), 1, 0.0), ((1, 19, 9, 40), (37, 21), 2, 1.0),
-    ((1, 7, 1, 9), (31, 17), 1, 0.0), ((1, 18, 12, 1), (12, 5), 0, 0.0), ((2, 3, 5, 6), (130, 70), 4, 0.0),
-    ((1, 19, 20, 30), (64, 96), 9, 0.0), ((1, 12, 17, 9), (1, 40), 1, 0.0),
+# (shape, out_size, radius, sigma, ties): up, down, mixed, 1-pixel inputs, odd sizes, k up to 32. The strips run at
+# 16 and 19 classes (the exact register capacities); at 7 the flag must change nothing either.
+ROW_REUSE_CASES = [
+    ((2, 19, 33, 65), (70, 129), 1, 0.0, False), ((1, 16, 40, 50), (23, 31), 1, 0.0, False),
+    ((1, 19, 9, 40), (37, 21), 2, 1.0, False), ((1, 16, 1, 9), (31, 17), 1, 0.0, False),
+    ((1, 19, 12, 1), (12, 5), 0, 0.0, False), ((2, 16, 5, 6), (130, 70), 4, 0.0, True),
+    ((1, 19, 20, 30), (64, 96), 9, 0.0, False), ((1, 16, 6, 9), (70, 40), 32, 0.0, True),
+    ((1, 7, 17, 9), (1, 40), 1, 0.0, False),
 ]
 
 
@@ -493,8 +497,8 @@ ROW_REUSE_CASES = [  # (shape, out_size, radius, sigma): up, down, mixed, 1-pixe
 def test_tiled_row_reuse_is_the_per_pixel_path_bit_for_bit(dtype):
     # the pixel phase's column strips reuse interpolated input rows: the floats must be those of one pixel at a time
     gen = torch.Generator().manual_seed(fresh_seed())
-    for shape, out_size, k, sigma in ROW_REUSE_CASES:
-        x = random_logits(gen, *shape, dtype=dtype, ties=shape[1] == 3)
+    for shape, out_size, k, sigma, ties in ROW_REUSE_CASES:
+        x = random_logits(gen, *shape, dtype=dtype, ties=ties)
         cw = torch.rand(shape[1], generator=gen)
         lab = torch.rand(shape[0], *out_size, generator=gen) < 0.2
         args = dict(radius=k, sigma=sigma, out_size=out_size, class_weights=cw, labeled=lab)
@@ -511,8 +515,8 @@ def test_tiled_row_reuse_is_the_per_pixel_path_bit_for_bit(dtype):
 @pytest.mark.skipif(not CUDA, reason="needs a visible CUDA device")
 def test_cuda_tiled_row_reuse_is_the_per_pixel_path_bit_for_bit():
     gen = torch.Generator().manual_seed(fresh_seed())
-    for shape, out_size, k, sigma in ROW_REUSE_CASES:
-        x = random_logits(gen, *shape, ties=shape[1] == 3, device="cuda")
+    for shape, out_size, k, sigma, ties in ROW_REUSE_CASES:
+        x = random_logits(gen, *shape, ties=ties, device="cuda")
         cw = torch.rand(shape[1], generator=gen).cuda()
         args = (x, cw, None, k, sigma, *out_size)
         strips = torch.ops.dwaca.region_score_tiled(*args, True)

@@ -23,7 +23,7 @@ std::tuple<at::Tensor, at::Tensor, at::Tensor> region_score_tiled_emulated(
   const std::vector<float> g = window_weights(radius, sigma);
   std::vector<float> share_entropies(kShareEntropies);
   fill_share_entropies(share_entropies.data(), 0, 1);
-  const int64_t grid_x = (a.W + a.tile_w - 1) / a.tile_w, grid_y = (a.H + a.tile_h - 1) / a.tile_h;
+  const int64_t grid_x = (int64_t{a.W} + a.tile_w - 1) / a.tile_w, grid_y = (int64_t{a.H} + a.tile_h - 1) / a.tile_h;
   const float* cw_ptr = call.class_weights_ptr();
   const bool* labeled_ptr = call.labeled_ptr();
   float *s_out = call.score.data_ptr<float>(), *i_out = call.impurity.data_ptr<float>(),

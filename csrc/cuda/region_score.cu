@@ -151,8 +151,9 @@ std::tuple<at::Tensor, at::Tensor, at::Tensor> region_score_cuda(const at::Tenso
   const size_t smem_limit = max_shared_memory_per_block();
   TORCH_CHECK(smem <= smem_limit, "region_score on CUDA: ", P.C, " classes and radius ", radius, " need ", smem,
               " bytes of shared memory per block, this GPU allows ", smem_limit);
-  const dim3 grid((P.W + kTileW - 1) / kTileW, (P.H + P.tile_h - 1) / P.tile_h, static_cast<unsigned>(B));
-  TORCH_CHECK(grid.y <= 65535, "region_score on CUDA: out_size height too large (", P.H, ")");
+  const int64_t grid_x = (int64_t{P.W} + kTileW - 1) / kTileW, grid_y = (int64_t{P.H} + P.tile_h - 1) / P.tile_h;
+  TORCH_CHECK(grid_y <= 65535, "region_score on CUDA: out_size height too large (", P.H, ")");
+  const dim3 grid(static_cast<unsigned>(grid_x), static_cast<unsigned>(grid_y), static_cast<unsigned>(B));
   auto stream = c10::cuda::getCurrentCUDAStream();
   DWACA_DISPATCH_LOGITS(logits.scalar_type(), "region_score_cuda", [&] {
     auto kernel = region_score_kernel<scalar_t>;

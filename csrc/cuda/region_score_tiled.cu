@@ -15,7 +15,7 @@ namespace dwaca {
 namespace {
 
 // Up to 19 classes one pixel's logits fit 64 registers per thread (4 blocks per SM); the column strips keep two
-// more rows of them (3 blocks per SM); 32 or 64 classes need more (2 blocks per SM).
+// more rows of them (80 registers, 3 blocks per SM); 32 or 64 classes need more (2 blocks per SM).
 template <class Capacity, bool kRowReuse>
 constexpr int tile_blocks_per_sm() {
   return kRowReuse ? 3 : (Capacity::CMAX <= 19 ? 4 : 2);
@@ -73,8 +73,9 @@ std::tuple<at::Tensor, at::Tensor, at::Tensor> region_score_tiled_cuda(const Reg
   const size_t smem_limit = max_shared_memory_per_block();
   TORCH_CHECK(smem <= smem_limit, "region_score on CUDA: radius ", radius, " needs ", smem,
               " bytes of shared memory per block, this GPU allows ", smem_limit);
-  const dim3 grid((a.W + a.tile_w - 1) / a.tile_w, (a.H + a.tile_h - 1) / a.tile_h, static_cast<unsigned>(B));
-  TORCH_CHECK(grid.y <= 65535, "region_score on CUDA: out_size height too large (", a.H, ")");
+  const int64_t grid_x = (int64_t{a.W} + a.tile_w - 1) / a.tile_w, grid_y = (int64_t{a.H} + a.tile_h - 1) / a.tile_h;
+  TORCH_CHECK(grid_y <= 65535, "region_score on CUDA: out_size height too large (", a.H, ")");
+  const dim3 grid(static_cast<unsigned>(grid_x), static_cast<unsigned>(grid_y), static_cast<unsigned>(B));
   auto stream = c10::cuda::getCurrentCUDAStream();
   DWACA_DISPATCH_LOGITS(call.logits.scalar_type(), "region_score_tiled_cuda", [&] {
     dispatch_tile_code(a, [&](auto capacity, auto row_reuse_c) {
