@@ -417,7 +417,7 @@ def test_direct_op_call_checks_survive():
 @pytest.mark.cuda
 @pytest.mark.skipif(not CUDA, reason="needs a visible CUDA device")
 @pytest.mark.parametrize("C,k,sigma", [(16, 1, 0.0), (19, 1, 0.0), (19, 2, 1.0), (33, 4, 1.5), (64, 1, 0.0),
-                                       (150, 1, 0.0), (256, 3, 2.0), (19, 32, 0.0)])
+                                       (150, 1, 0.0), (256, 3, 2.0), (16, 6, 0.0), (19, 32, 0.0)])
 def test_cuda_matches_cpu(C, k, sigma):
     # up to 64 classes the tiled kernel (exact register capacities at 16 and 19), above it the general one
     gen = torch.Generator().manual_seed(fresh_seed())
@@ -482,13 +482,15 @@ def test_region_score_tiny_sigma_keeps_the_centre(fn):
         torch.testing.assert_close(g, r, atol=ATOL, rtol=0)
 
 
-# (shape, out_size, radius, sigma, ties): up, down, mixed, 1-pixel inputs, odd sizes, k up to 32. The strips run at
+# (shape, out_size, radius, sigma, ties): up, down, mixed, 1-pixel inputs, odd sizes, halos 32, 64 and 128 wide
+# (k <= 4, 5..8, 9..32). The strips run at
 # 16 and 19 classes (the exact register capacities); at 7 the flag must change nothing either.
 ROW_REUSE_CASES = [
     ((2, 19, 33, 65), (70, 129), 1, 0.0, False), ((1, 16, 40, 50), (23, 31), 1, 0.0, False),
     ((1, 19, 9, 40), (37, 21), 2, 1.0, False), ((1, 16, 1, 9), (31, 17), 1, 0.0, False),
     ((1, 19, 12, 1), (12, 5), 0, 0.0, False), ((2, 16, 5, 6), (130, 70), 4, 0.0, True),
-    ((1, 19, 20, 30), (64, 96), 9, 0.0, False), ((1, 16, 6, 9), (70, 40), 32, 0.0, True),
+    ((1, 16, 15, 22), (33, 50), 6, 0.0, False), ((1, 19, 20, 30), (64, 96), 9, 0.0, False),
+    ((1, 16, 6, 9), (70, 40), 32, 0.0, True),
     ((1, 7, 17, 9), (1, 40), 1, 0.0, False),
 ]
 
