@@ -127,7 +127,6 @@ std::tuple<at::Tensor, at::Tensor, at::Tensor> region_score_cuda(const at::Tenso
     return region_score_tiled_cuda(call, radius, sigma, out_h, out_w, /*row_reuse=*/true);
   const int64_t B = logits.size(0);
   if (B == 0) return call.outputs();
-  TORCH_CHECK(B <= 65535, "region_score on CUDA takes at most 65535 images per call, got ", B);
 
   Params P;
   P.C = static_cast<int>(logits.size(1));
@@ -148,12 +147,7 @@ std::tuple<at::Tensor, at::Tensor, at::Tensor> region_score_cuda(const at::Tenso
   const int side = 2 * P.k + 1;
   const size_t halo = static_cast<size_t>(kTileW + 2 * P.k) * (P.tile_h + 2 * P.k);
   const size_t smem = sizeof(float) * (static_cast<size_t>(P.C) * threads + side * side + 2 * halo);
-  const size_t smem_limit = max_shared_memory_per_block();
-  TORCH_CHECK(smem <= smem_limit, "region_score on CUDA: ", P.C, " classes and radius ", radius, " need ", smem,
-              " bytes of shared memory per block, this GPU allows ", smem_limit);
-  const int64_t grid_x = (int64_t{P.W} + kTileW - 1) / kTileW, grid_y = (int64_t{P.H} + P.tile_h - 1) / P.tile_h;
-  TORCH_CHECK(grid_y <= 65535, "region_score on CUDA: out_size height too large (", P.H, ")");
-  const dim3 grid(static_cast<unsigned>(grid_x), static_cast<unsigned>(grid_y), static_cast<unsigned>(B));
+  const dim3 grid = region_score_grid(B, P.H, P.W, kTileW, P.tile_h, smem, P.C, radius);
   auto stream = c10::cuda::getCurrentCUDAStream();
   DWACA_DISPATCH_LOGITS(logits.scalar_type(), "region_score_cuda", [&] {
     auto kernel = region_score_kernel<scalar_t>;

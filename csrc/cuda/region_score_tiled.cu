@@ -56,10 +56,16 @@ std::tuple<at::Tensor, at::Tensor, at::Tensor> region_score_tiled_op(
 
 }  // namespace
 
-size_t max_shared_memory_per_block() {
-  int bytes = 0;
-  C10_CUDA_CHECK(cudaDeviceGetAttribute(&bytes, cudaDevAttrMaxSharedMemoryPerBlockOptin, c10::cuda::current_device()));
-  return static_cast<size_t>(bytes);
+dim3 region_score_grid(int64_t B, int H, int W, int tile_w, int tile_h, size_t smem, int64_t C, int64_t radius) {
+  TORCH_CHECK(B <= 65535, "region_score on CUDA takes at most 65535 images per call, got ", B);
+  const int64_t grid_x = (int64_t{W} + tile_w - 1) / tile_w, grid_y = (int64_t{H} + tile_h - 1) / tile_h;
+  TORCH_CHECK(grid_y <= 65535, "region_score on CUDA: out_size height too large (", H, ")");
+  int smem_limit = 0;
+  C10_CUDA_CHECK(
+      cudaDeviceGetAttribute(&smem_limit, cudaDevAttrMaxSharedMemoryPerBlockOptin, c10::cuda::current_device()));
+  TORCH_CHECK(smem <= static_cast<size_t>(smem_limit), "region_score on CUDA: ", C, " classes and radius ", radius,
+              " need ", smem, " bytes of shared memory per block, this GPU allows ", smem_limit);
+  return dim3(static_cast<unsigned>(grid_x), static_cast<unsigned>(grid_y), static_cast<unsigned>(B));
 }
 
 std::tuple<at::Tensor, at::Tensor, at::Tensor> region_score_tiled_cuda(const RegionScoreCall& call, int64_t radius,
@@ -68,14 +74,8 @@ std::tuple<at::Tensor, at::Tensor, at::Tensor> region_score_tiled_cuda(const Reg
   const TileArgs a = make_tile_args(call.logits.sizes(), out_h, out_w, radius, sigma, row_reuse);
   const int64_t B = call.logits.size(0);
   if (B == 0) return call.outputs();
-  TORCH_CHECK(B <= 65535, "region_score on CUDA takes at most 65535 images per call, got ", B);
   const size_t smem = tile_smem_bytes(a);
-  const size_t smem_limit = max_shared_memory_per_block();
-  TORCH_CHECK(smem <= smem_limit, "region_score on CUDA: radius ", radius, " needs ", smem,
-              " bytes of shared memory per block, this GPU allows ", smem_limit);
-  const int64_t grid_x = (int64_t{a.W} + a.tile_w - 1) / a.tile_w, grid_y = (int64_t{a.H} + a.tile_h - 1) / a.tile_h;
-  TORCH_CHECK(grid_y <= 65535, "region_score on CUDA: out_size height too large (", a.H, ")");
-  const dim3 grid(static_cast<unsigned>(grid_x), static_cast<unsigned>(grid_y), static_cast<unsigned>(B));
+  const dim3 grid = region_score_grid(B, a.H, a.W, a.tile_w, a.tile_h, smem, a.C, radius);
   auto stream = c10::cuda::getCurrentCUDAStream();
   DWACA_DISPATCH_LOGITS(call.logits.scalar_type(), "region_score_tiled_cuda", [&] {
     dispatch_tile_code(a, [&](auto capacity, auto row_reuse_c) {
