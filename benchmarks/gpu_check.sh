@@ -3,8 +3,10 @@
 #   benchmarks/gpu_check.sh OUTDIR
 # builds the extension for the visible GPU, runs the CUDA tests and the CUDA benchmark, compute-sanitizer's memcheck
 # and racecheck on small inputs, then profiles the scoring kernel and the selection walk with Nsight Compute where
-# ncu works. Writes env.txt, build.log, resources.log, tests.log, bench.log, bench.json, sanitize.log and ncu.txt to
-# OUTDIR. DEADLINE_S (default 400) bounds the whole script: the sanitizer and ncu get what is left.
+# ncu works: its sections for both, and the tiled scoring kernel's executed instructions per CUDA source line (which
+# tell the pixel phase's cost from the window phase's). Writes env.txt (with ptxas' registers and spills),
+# build.log, tests.log, bench.log, bench.json, sanitize.log, ncu.txt and ncu_source.csv to OUTDIR: the device tool
+# brings back 8 files. DEADLINE_S (default 400) bounds the whole script: the sanitizer and ncu get what is left.
 # Exits non-zero if the build, the tests, the benchmark or the sanitizer fail.
 set -uo pipefail
 OUT=${1:?usage: benchmarks/gpu_check.sh OUTDIR}
@@ -24,7 +26,7 @@ fi
 echo "build: $(( $(date +%s) - t0 )) s"
 $PY -c "import dwaca._extension as e; print(e.build_info())" | tee -a "$OUT/env.txt"
 # registers, spills and shared memory of every kernel, from ptxas
-grep -E "Compiling entry|Used [0-9]+ registers|spill" "$OUT/build.log" >"$OUT/resources.log" || true
+grep -E "Compiling entry|Used [0-9]+ registers|spill" "$OUT/build.log" >>"$OUT/env.txt" || true
 
 # The CUDA tests: every test parametrised on the cuda device plus the cuda-only ones (not the CPU emulations of the
 # CUDA kernels, which CI runs). No -x: one failing test must not hide the results of the others.
@@ -53,6 +55,18 @@ if command -v compute-sanitizer >/dev/null && [ "$(left)" -gt 60 ]; then
     fi
   done
   grep -E "ERROR SUMMARY|RACECHECK SUMMARY|sanitize_kernels" "$OUT/sanitize.log"
+fi
+
+if command -v ncu >/dev/null && [ "$(left)" -gt 60 ]; then
+  # source view of both launches of the tiled kernel (row reuse, then one pixel at a time) in at most a third of
+  # what is left; setup.py's -lineinfo ties the SASS to region_tile.h's lines (per SASS line if this ncu cannot
+  # print CUDA lines)
+  rep=$(mktemp -d)/tiled
+  timeout $(( $(left) / 3 )) ncu --clock-control none --kernel-name regex:region_score_tiled --launch-count 2 \
+    --section SourceCounters --import-source yes -o "$rep" $PY benchmarks/profile_kernels.py >/dev/null 2>&1 \
+    && { ncu -i "$rep.ncu-rep" --page source --print-source cuda --csv >"$OUT/ncu_source.csv" 2>&1 \
+         || ncu -i "$rep.ncu-rep" --page source --print-source sass --csv >"$OUT/ncu_source.csv" 2>&1; }
+  echo "ncu source view rc=$? ($(cat "$OUT/ncu_source.csv" 2>/dev/null | wc -l) lines in ncu_source.csv)"
 fi
 
 if command -v ncu >/dev/null && [ "$(left)" -gt 30 ]; then
