@@ -93,6 +93,7 @@ def run_case(key, device, batch, bw, quick, skip_reference, failures):
                      ref_s=None if t_ref is None else t_ref / batch, floor_s=floor / batch,
                      peak_extra_bytes=peak_extra_bytes(score_ext, device), output_bytes=outputs))
 
+    out = score_ext()
     if device == "cuda":
         for row_reuse, label in [(True, "  tiled kernel, bare op"), (False, "  same, one pixel at a time")]:
             def bare(row_reuse=row_reuse):
@@ -100,9 +101,8 @@ def run_case(key, device, batch, bw, quick, skip_reference, failures):
             rows.append(dict(case=name, op=label, device=device, batch=batch,
                              ext_s=median_time(bare, device, budget) / batch, ref_s=None, floor_s=None,
                              peak_extra_bytes=None, output_bytes=None))
-            if not all(torch.equal(a, b) for a, b in zip(bare(), score_ext())):
+            if not all(torch.equal(a, b) for a, b in zip(bare(), out)):
                 failures.append(f"{label.strip()} differs from region_score ({name}, B={batch})")
-    out = score_ext()
     if not skip_reference:  # what was timed must compute the reference's function on this input
         err = max((a - b).abs().max().item() for a, b in zip(out, score_ref()))
         if err > 1e-5:

@@ -54,8 +54,12 @@ SHAPES = [
 ]
 
 
+def beyond_emulation(fn, C):
+    return fn is cuda_emulation.region_score and C > cuda_emulation.MAX_CLASSES
+
+
 def skip_beyond_emulation(fn, C):
-    if fn is cuda_emulation.region_score and C > cuda_emulation.MAX_CLASSES:
+    if beyond_emulation(fn, C):
         pytest.skip(f"the tiled kernel (and its emulation) takes at most {cuda_emulation.MAX_CLASSES} classes")
 
 
@@ -92,7 +96,7 @@ def test_region_score_large_radius_matches_reference(fn, device):
     # RIPU's pixel setting (PA) scores with k = 32: windows larger than the image in one or both dimensions
     gen = torch.Generator().manual_seed(fresh_seed())
     for shape, out_size in [((1, 19, 20, 40), (40, 80)), ((2, 5, 70, 90), None), ((1, 70, 12, 20), (24, 40))]:
-        if fn is cuda_emulation.region_score and shape[1] > cuda_emulation.MAX_CLASSES:
+        if beyond_emulation(fn, shape[1]):
             continue
         x = (torch.randn(*shape, generator=gen) * 3).to(device)
         for sigma in (0.0, 8.0):
@@ -483,8 +487,8 @@ def test_region_score_tiny_sigma_keeps_the_centre(fn):
 
 
 # (shape, out_size, radius, sigma, ties): up, down, mixed, 1-pixel inputs, odd sizes, halos 32, 64 and 128 wide
-# (k <= 4, 5..8, 9..32). The strips run at
-# 16 and 19 classes (the exact register capacities); at 7 the flag must change nothing either.
+# (k <= 4, 5..8, 9..32). The strips run at 16 and 19 classes (the exact register capacities); at 7 the flag must
+# change nothing either.
 ROW_REUSE_CASES = [
     ((2, 19, 33, 65), (70, 129), 1, 0.0, False), ((1, 16, 40, 50), (23, 31), 1, 0.0, False),
     ((1, 19, 9, 40), (37, 21), 2, 1.0, False), ((1, 16, 1, 9), (31, 17), 1, 0.0, False),
