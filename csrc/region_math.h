@@ -85,6 +85,21 @@ DW_HD float log2_ftz(float x) {
 #endif
 }
 
+DW_HD int popcount(uint32_t m) {
+#if defined(__CUDA_ARCH__)
+  return __popc(m);
+#else
+  return __builtin_popcount(m);
+#endif
+}
+DW_HD int popcount(uint64_t m) {
+#if defined(__CUDA_ARCH__)
+  return __popcll(m);
+#else
+  return __builtin_popcountll(m);
+#endif
+}
+
 // One axis of bilinear interpolation with align_corners=True, as torch's upsample_bilinear2d computes it.
 struct Lerp {
   int i0, i1;

@@ -11,7 +11,8 @@
 //      share them, which saves most of the loads and half the interpolation arithmetic (same floats);
 //   2. window phase: every thread takes output pixels and reduces their windows from shared memory. The class
 //      histogram is never materialised: a 64-bit mask of the classes already met finds each class's first cell,
-//      and its share is summed from there on, in the same order as window_stats, so the result is the same float.
+//      and its share is summed from there on, in the same order as window_stats, so the result is the same float;
+//      the flat 3x3 window counts its classes in bit planes instead (tile_window_flat3x3).
 #pragma once
 #include <c10/util/ArrayRef.h>
 #include <c10/util/Exception.h>
@@ -103,9 +104,9 @@ inline size_t tile_smem_bytes(const TileArgs& a) {
   return sizeof(float) * (side * side + kShareEntropies + halo_n) + sizeof(uint8_t) * halo_n;
 }
 
-// entropy_term(count / n) at [n * 10 + count] for 1 <= count <= n <= 9 (other entries unused): the shares of the flat
-// 3x3 window of n in-image cells, so its window phase needs no division or log per class. Thread `tid` of
-// `nthreads` fills its part.
+// entropy_term(count / n) at [n * 10 + count] for 1 <= count <= n <= 9, else 0 (the flat 3x3 window reads counts
+// up to 9 for any n, with no class at those above n): the shares of the flat 3x3 window of n in-image cells, so its
+// window phase needs no division or log per class. Thread `tid` of `nthreads` fills its part.
 DW_HD void fill_share_entropies(float* t, int tid, int nthreads) {
   for (int i = tid; i < kShareEntropies; i += nthreads) {
     const int n = i / 10, count = i % 10;
@@ -335,41 +336,51 @@ DW_HD void tile_window_any(const TileArgs& a, const float* __restrict__ g, const
   *unc_out = swe / n;
 }
 
-// The same for the flat 3x3 window (k = 1, sigma = 0: RIPU's and DWACA's default) with its 9 classes in registers:
-// each cell's class count comes from pairwise comparisons instead of a rescan of the window per class. The floats
-// are tile_window_any's: a share is a count of ones, exact in any order, and classes are taken in order of first
-// appearance; cells outside the image are left out. `share_entropies`: fill_share_entropies' table.
+// The same for the flat 3x3 window (k = 1, sigma = 0: RIPU's and DWACA's default), without a pass per class: each
+// cell is a one-hot mask of its class, and carry-save adders sum the 9 masks bitwise into four bit planes, so bit c of
+// (b3 b2 b1 b0) is class c's count. The impurity is then, for each count v, (number of classes counted v) times the
+// entropy of the share v / n: a fixed ~30 logic operations and 9 popcounts whatever the window holds, where
+// pairwise class comparisons took 36 compares and grew with the classes present. Its float is tile_window_any's up to
+// the order of the additions (a few ulp). Cells outside the image are left out. Mask: 32 bits up to 32 classes,
+// else 64. `share_entropies`: fill_share_entropies' table.
+template <typename Mask>
 DW_HD void tile_window_flat3x3(const TileArgs& a, const float* __restrict__ share_entropies,
                                const uint8_t* __restrict__ s_cls, const float* __restrict__ s_we, int tx0, int ty0,
                                int y, int x, float* imp_out, float* unc_out) {
   const int centre = (y - ty0 + 1) * a.halo_w + (x - tx0 + 1);
   const bool row_in[3] = {y > 0, true, y + 1 < a.H}, col_in[3] = {x > 0, true, x + 1 < a.W};
-  int cls[9];
-  bool in[9];
+  Mask m[9];
   int n = 0;
   float swe = 0.f;
 DW_UNROLL
   for (int i = 0; i < 9; ++i) {
-    in[i] = row_in[i / 3] && col_in[i % 3];
+    const bool in = row_in[i / 3] && col_in[i % 3];
     const int o = centre + (i / 3 - 1) * a.halo_w + (i % 3 - 1);
-    cls[i] = in[i] ? s_cls[o] : -1 - i;  // distinct negative classes: equal to no other cell
-    if (in[i]) {
+    m[i] = in ? Mask{1} << s_cls[o] : Mask{0};
+    if (in) {
       ++n;
       swe += s_we[o];
     }
   }
+  // full adder of three masks: bitwise sum and carry
+  auto add3 = [](Mask p, Mask q, Mask r, Mask& sum, Mask& carry) {
+    sum = p ^ q ^ r;
+    carry = (p & q) | (r & (p ^ q));
+  };
+  Mask s0, s1, s2, c0, c1, c2, b0, c3, t, c4;
+  add3(m[0], m[1], m[2], s0, c0);
+  add3(m[3], m[4], m[5], s1, c1);
+  add3(m[6], m[7], m[8], s2, c2);
+  add3(s0, s1, s2, b0, c3);  // ones
+  add3(c0, c1, c2, t, c4);   // twos, plus c3 below
+  const Mask b1 = t ^ c3, c5 = t & c3;
+  const Mask b2 = c4 ^ c5, b3 = c4 & c5;
   const float* shares = share_entropies + n * 10;
   float imp = 0.f;
 DW_UNROLL
-  for (int i = 0; i < 9; ++i) {
-    bool first = in[i];
-    int count = 1;
-DW_UNROLL
-    for (int j = 0; j < 9; ++j) {
-      if (j < i) first = first && cls[j] != cls[i];
-      if (j > i) count += cls[j] == cls[i];
-    }
-    if (first) imp += shares[count];
+  for (int v = 1; v <= 9; ++v) {
+    const Mask counted_v = (v & 1 ? b0 : ~b0) & (v & 2 ? b1 : ~b1) & (v & 4 ? b2 : ~b2) & (v & 8 ? b3 : ~b3);
+    imp += static_cast<float>(popcount(counted_v)) * shares[v];
   }
   *imp_out = imp;
   *unc_out = swe / static_cast<float>(n);
@@ -377,12 +388,15 @@ DW_UNROLL
 
 // Phase 2 for thread `tid` of `nthreads`: impurity, uncertainty and score of its output pixels of the tile.
 // `g` holds the (2k+1)^2 window weights and `share_entropies` fill_share_entropies' table; `bad` (any thread's
-// phase-1 result) marks the tile's first pixel NaN.
+// phase-1 result) marks the tile's first pixel NaN. Capacity: the pixel phase's (C <= CMAX), which sizes the flat
+// window's class masks.
+template <class Capacity>
 DW_HD void tile_window_phase(const TileArgs& a, const float* __restrict__ g, const float* __restrict__ share_entropies,
                              const uint8_t* __restrict__ s_cls, const float* __restrict__ s_we,
                              const bool* __restrict__ labeled, int64_t image_offset, int tx0, int ty0, int tid,
                              int nthreads, bool bad, float* __restrict__ score, float* __restrict__ impurity,
                              float* __restrict__ uncertainty) {
+  using FlatMask = std::conditional_t<Capacity::CMAX <= 32, uint32_t, uint64_t>;
   // tile pixel q = row * tile_w + col, stepped by nthreads without a division per pixel
   const int step_row = nthreads / a.tile_w, step_col = nthreads % a.tile_w;
   for (int q = tid, row = tid / a.tile_w, col = tid % a.tile_w; q < a.tile_w * a.tile_h;
@@ -395,7 +409,7 @@ DW_HD void tile_window_phase(const TileArgs& a, const float* __restrict__ g, con
     if (y >= a.H || x >= a.W) continue;
     float imp, unc;
     if (a.flat && a.k == 1)
-      tile_window_flat3x3(a, share_entropies, s_cls, s_we, tx0, ty0, y, x, &imp, &unc);
+      tile_window_flat3x3<FlatMask>(a, share_entropies, s_cls, s_we, tx0, ty0, y, x, &imp, &unc);
     else
       tile_window_any(a, g, s_cls, s_we, tx0, ty0, y, x, &imp, &unc);
     imp *= a.inv_log_c;

@@ -46,8 +46,9 @@ std::tuple<at::Tensor, at::Tensor, at::Tensor> region_score_tiled_emulated(
             bad |= tile_pixel_phase<scalar_t, Capacity, kRowReuse>(a, img, cw_ptr, tx0, ty0, tid, kTileThreads,
                                                                    s_cls.data(), s_we.data());
           for (int tid = 0; tid < kTileThreads; ++tid)
-            tile_window_phase(a, g.data(), share_entropies.data(), s_cls.data(), s_we.data(), labeled_ptr,
-                              b * a.H * a.W, tx0, ty0, tid, kTileThreads, bad, s_out, i_out, u_out);
+            tile_window_phase<Capacity>(a, g.data(), share_entropies.data(), s_cls.data(), s_we.data(),
+                                        labeled_ptr, b * a.H * a.W, tx0, ty0, tid, kTileThreads, bad, s_out, i_out,
+                                        u_out);
         }
       });
     });

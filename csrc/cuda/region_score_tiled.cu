@@ -42,8 +42,8 @@ __global__ void __launch_bounds__(kTileThreads, (tile_blocks_per_sm<Capacity, kR
   const bool bad =
       tile_pixel_phase<scalar_t, Capacity, kRowReuse>(a, img, cw, tx0, ty0, tid, kTileThreads, s_cls, s_we);
   const bool any_bad = __syncthreads_or(bad);
-  tile_window_phase(a, g, share_entropies, s_cls, s_we, labeled, static_cast<int64_t>(b) * a.H * a.W, tx0, ty0, tid,
-                    kTileThreads, any_bad, score, impurity, uncertainty);
+  tile_window_phase<Capacity>(a, g, share_entropies, s_cls, s_we, labeled, static_cast<int64_t>(b) * a.H * a.W, tx0,
+                              ty0, tid, kTileThreads, any_bad, score, impurity, uncertainty);
 }
 
 std::tuple<at::Tensor, at::Tensor, at::Tensor> region_score_tiled_op(
