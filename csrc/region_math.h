@@ -85,16 +85,13 @@ DW_HD float log2_ftz(float x) {
 #endif
 }
 
-DW_HD int popcount(uint32_t m) {
+// Set bits of a 32- or 64-bit mask.
+template <typename Mask>
+DW_HD int popcount(Mask m) {
+  static_assert(std::is_same_v<Mask, uint32_t> || std::is_same_v<Mask, uint64_t>, "a 32- or 64-bit mask");
 #if defined(__CUDA_ARCH__)
-  return __popc(m);
-#else
-  return __builtin_popcount(m);
-#endif
-}
-DW_HD int popcount(uint64_t m) {
-#if defined(__CUDA_ARCH__)
-  return __popcll(m);
+  if constexpr (sizeof(Mask) == 8) return __popcll(m);
+  else return __popc(m);
 #else
   return __builtin_popcountll(m);
 #endif
