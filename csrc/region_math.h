@@ -48,13 +48,7 @@ DW_HD float add_rn(float a, float b) {
 #endif
 }
 
-DW_HD float fast_exp(float x) {
-#if defined(__CUDA_ARCH__)
-  return __expf(x);
-#else
-  return std::exp(x);
-#endif
-}
+// ln x for entropy_term: __logf on the GPU.
 DW_HD float fast_log(float x) {
 #if defined(__CUDA_ARCH__)
   return __logf(x);
@@ -63,9 +57,10 @@ DW_HD float fast_log(float x) {
 #endif
 }
 
-// e^x and log2(x) for the tiled kernel's per-pixel softmax entropy. On the GPU: the special-function unit's ex2 and
-// lg2 with denormals flushed, without the compare and two predicated instructions that __expf and __logf spend on
-// them. A flushed exponential is below 2^-126, and its entropy term below 1e-36; the log's argument is >= 1e-6.
+// e^x (both CUDA kernels' softmax) and log2(x) (the tiled kernel's entropy). On the GPU: the special-function unit's
+// ex2 and lg2 with denormals flushed, without the compare and two predicated instructions that __expf and __logf
+// spend on them. A flushed exponential is below 2^-126, its entropy term below 1e-36 and its share of a softmax sum
+// of at least 1 nothing; the log's argument is >= 1e-6.
 DW_HD float exp_ftz(float x) {
 #if defined(__CUDA_ARCH__)
   float y;

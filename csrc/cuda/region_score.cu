@@ -84,7 +84,7 @@ __global__ void region_score_kernel(const scalar_t* __restrict__ logits, const f
     }
     float sum = 0.f;
     for (int c = 0; c < P.C; ++c) {
-      const float e = fast_exp(col[c * T] - mx);
+      const float e = exp_ftz(col[c * T] - mx);
       col[c * T] = e;
       sum += e;
     }
