@@ -16,7 +16,6 @@ from PIL import Image
 from dwaca.active import LabelPool, run_selection_round
 from dwaca.active.annotation import (AnnotationError, answer_queries_from_ground_truth, import_labels,
                                      load_model_checked, read_queries)
-from dwaca.active.pool import KILL_ENV
 from dwaca.active.selection import build_select_dataset
 from dwaca.config import load_config
 from dwaca.data import build_dataset
@@ -24,6 +23,7 @@ from dwaca.data.synthetic import generate_benchmark
 from dwaca.engine.checkpoint import save_checkpoint
 from dwaca.engine.solver import build_optimizer
 from dwaca.models import build_model
+from dwaca.utils.faults import KILL_ENV
 
 torch.set_num_threads(1)
 REPO = Path(__file__).resolve().parents[1]

@@ -1,5 +1,5 @@
 """Crash safety: ``tools/train.py ... resume auto`` killed with SIGKILL at several points (fault injection through
-DWACA_TEST_KILL_AT, see ``dwaca.active.pool.crash_point``) and rerun ends with the pool, and the model, of an
+DWACA_TEST_KILL_AT, see ``dwaca.utils.faults.crash_point``) and rerun ends with the pool, and the model, of an
 uninterrupted run. Plus clear errors for a corrupt journal or commit and for a checkpoint of another model."""
 import json
 import os
@@ -13,11 +13,12 @@ import pytest
 import torch
 
 from dwaca.active import LabelPool, PoolError
-from dwaca.active.pool import KILL_ENV
+from dwaca.utils.faults import KILL_ENV
 from dwaca.config import load_config
 from dwaca.data.synthetic import generate_benchmark
 from dwaca.engine import CheckpointError, train
-from dwaca.engine.checkpoint import check_finite_model, load_checkpoint, load_model_state, save_checkpoint
+from dwaca.engine.checkpoint import check_finite_model, save_checkpoint
+from dwaca.models.checkpoint import load_checkpoint, load_model_state
 
 REPO = Path(__file__).resolve().parents[1]
 CONFIG = REPO / "configs" / "synthetic" / "dwaca_RA_5%.yaml"
@@ -102,21 +103,21 @@ def _journal_one_image(root):
 
 def test_corrupt_journal_or_commit_is_named_and_the_pool_untouched(tmp_path):
     pool = _journal_one_image(tmp_path / "journal")
-    entry = pool.round_dir(0) / "done" / "000000.json"
+    entry = pool.journal.folder(0) / "done" / "000000.json"
     entry.write_text('{"name": "a/a_0')  # truncated
     with pytest.raises(PoolError, match="000000.json"):
-        pool.journaled_images(0)
+        pool.journal.done(0)
 
     pool = _journal_one_image(tmp_path / "commit")
     pool.prepare_commit(0, {"index": 0}, num_images=1)
-    commit = pool.round_dir(0) / "commit.json"
+    commit = pool.journal.folder(0) / "commit.json"
     commit.write_bytes(commit.read_bytes()[:20])
     with pytest.raises(PoolError, match="round 0 .* was interrupted"):  # a plain reader
         LabelPool(tmp_path / "commit")
     with pytest.raises(PoolError, match="commit.json"):  # the trainer, finishing the commit
         LabelPool(tmp_path / "commit", recover=True)
     assert not (tmp_path / "commit" / "masks").exists() and not (tmp_path / "commit" / "manifest.json").exists()
-    assert len(list((pool.round_dir(0) / "staged").glob("*.png"))) == 1
+    assert len(list((pool.journal.folder(0) / "staged").glob("*.png"))) == 1
 
     pool = _journal_one_image(tmp_path / "incomplete")
     with pytest.raises(PoolError, match="lacks images"):

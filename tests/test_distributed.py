@@ -13,10 +13,11 @@ import torch.multiprocessing as mp
 from dwaca.active import LabelPool, run_selection_round
 from dwaca.config import load_config
 from dwaca.data.synthetic import generate_benchmark
-from dwaca.engine import distributed as dist
+from dwaca.utils import comm as dist
 from dwaca.engine import train
-from dwaca.engine.checkpoint import load_checkpoint, rng_state, save_checkpoint, set_rng_state
-from dwaca.engine.trainer import open_pool
+from dwaca.engine.checkpoint import rng_state, save_checkpoint, set_rng_state
+from dwaca.models.checkpoint import load_checkpoint
+from dwaca.engine.resume import open_pool
 
 REPO = Path(__file__).resolve().parents[1]
 CONFIG = REPO / "configs" / "synthetic" / "dwaca_RA_5%.yaml"

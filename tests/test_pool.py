@@ -6,8 +6,9 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from dwaca.active import ANNOTATED_VOID, NOT_ANNOTATED, LabelPool, PoolError, atomic_write_bytes
+from dwaca.active import ANNOTATED_VOID, NOT_ANNOTATED, LabelPool, PoolError
 from dwaca.active.pool import MANIFEST
+from dwaca.utils.io import atomic_write_bytes
 
 NAME_A = "aachen/aachen_000000_000019_leftImg8bit.png"
 NAME_B = "bochum/bochum_000000_000019_leftImg8bit.png"

@@ -13,7 +13,7 @@ from dwaca.config import load_config
 from dwaca.data import class_names
 from dwaca.data.synthetic import generate_benchmark
 from dwaca.engine import train
-from dwaca.engine.checkpoint import load_checkpoint
+from dwaca.models.checkpoint import load_checkpoint
 
 REPO = Path(__file__).resolve().parents[1]
 CONFIG = REPO / "configs" / "synthetic" / "dwaca_RA_5%.yaml"
@@ -161,14 +161,14 @@ def test_evaluation_leaves_the_global_rng_alone(data_root):
 
 
 def test_val_iou_source_is_flagged_as_leakage(data_root, tmp_path, monkeypatch):
-    import dwaca.engine.trainer as trainer
+    import dwaca.engine.evaluation as evaluation
     torch.set_num_threads(1)
-    batch_sizes, evaluate = [], trainer.evaluate
+    batch_sizes, evaluate = [], evaluation.evaluate
 
     def recording(model, loader, *args, **kwargs):
         batch_sizes.append(loader.batch_size)
         return evaluate(model, loader, *args, **kwargs)
-    monkeypatch.setattr(trainer, "evaluate", recording)
+    monkeypatch.setattr(evaluation, "evaluate", recording)
     cfg = load_config(str(CONFIG), [
         "DATASETS.ROOT", str(data_root), "OUTPUT_DIR", str(tmp_path / "val"), "MODEL.DEVICE", "cpu",
         "INPUT.SOURCE_INPUT_SIZE_TRAIN", "(64, 32)", "INPUT.TARGET_INPUT_SIZE_TRAIN", "(64, 32)",

@@ -19,11 +19,10 @@ except ImportError:  # running from a checkout without `pip install -e .`
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from dwaca.active import LabelPool, PoolError
-from dwaca.active.annotation import (AnnotationError, check_active_config, export_queries,
-                                     load_model_checked)
+from dwaca.active import check_active_config
+from dwaca.active.annotation import AnnotationError, export_queries, load_model_checked
 from dwaca.config import add_config_arguments, config_from_args, make_dir, run_main
-from dwaca.engine.metrics import ConfusionMatrix
-from dwaca.engine.trainer import evaluate_on_test, resolve_device, setup_logger
+from dwaca.engine import ConfusionMatrix, evaluate_on_test, resolve_device, setup_logger
 
 
 def iou_for_round(cfg, state, pool, model, device):

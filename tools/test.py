@@ -17,7 +17,7 @@ except ImportError:  # running from a checkout without `pip install -e .`
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from dwaca.config import add_config_arguments, config_from_args, run_main
-from dwaca.engine.trainer import test_checkpoint
+from dwaca.engine import test_checkpoint
 
 
 def main(argv=None):

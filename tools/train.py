@@ -18,8 +18,8 @@ except ImportError:  # running from a checkout without `pip install -e .`
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from dwaca.config import add_config_arguments, config_from_args, make_dir, run_main
-from dwaca.engine import distributed as dist
-from dwaca.engine.trainer import setup_logger, train
+from dwaca.engine import setup_logger, train
+from dwaca.utils import comm as dist
 
 
 def main(argv=None):

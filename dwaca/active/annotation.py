@@ -28,7 +28,6 @@ the round's budget is what the config allowed, whether or not it was all returne
 truth exactly as a person would, so export -> oracle -> import equals ``run_selection_round``.
 """
 import hashlib
-import io
 import json
 import time
 import uuid
@@ -39,10 +38,16 @@ import torch
 from PIL import Image
 from torch.utils.data import DataLoader, Dataset
 
-from ..ops import MAX_RADIUS
-from .pool import ANNOTATED_VOID, MANIFEST, NOT_ANNOTATED, atomic_write_bytes, atomic_write_json, mask_key
-from .selection import SETTINGS, oracle_labels, select_batches
-from .strategies import STRATEGIES, class_weights_for
+from ..data import build_dataset
+from ..models import build_model
+from ..models.checkpoint import CheckpointError, check_model_config, load_checkpoint, load_model_state
+from ..utils.io import atomic_write_bytes, atomic_write_json, png_bytes
+from .budget import check_active_config
+from .errors import AnnotationError
+from .journal import mask_key
+from .pool import ANNOTATED_VOID, MANIFEST, NOT_ANNOTATED
+from .selection import collate_items, oracle_labels, select_batches
+from .strategies import class_weights_for
 
 QUERIES = "queries.json"
 QUERY_DIR = "queries"
@@ -64,59 +69,19 @@ CONVENTIONS = {
 }
 
 
-class AnnotationError(ValueError):
-    """Bad input at the annotation boundary (config, checkpoint, queries, returned labels); names the culprit."""
-
-
 # -- checks of what comes in ---------------------------------------------------------------------------------------
-def check_active_config(cfg, source="the config"):
-    """Raise AnnotationError naming ``source`` and the key if cfg.ACTIVE cannot define a budget."""
-    active = cfg.ACTIVE
-    problems = []
-    if active.NAME not in STRATEGIES:
-        problems.append(f"ACTIVE.NAME '{active.NAME}' is not one of {STRATEGIES}")
-    if active.SETTING not in SETTINGS:
-        problems.append(f"ACTIVE.SETTING '{active.SETTING}' is not one of {SETTINGS}")
-    if len(active.SELECT_ITER) == 0:
-        problems.append("ACTIVE.SELECT_ITER is empty")
-    if int(active.RADIUS_K) != active.RADIUS_K or not 0 <= active.RADIUS_K <= MAX_RADIUS:
-        problems.append(f"ACTIVE.RADIUS_K must be an integer in 0..{MAX_RADIUS}, got {active.RADIUS_K}")
-    if active.SETTING == "RA" and not 0 < float(active.RATIO) <= 1:
-        problems.append(f"ACTIVE.RATIO must be in (0, 1], got {active.RATIO}")
-    if active.SETTING == "PA" and int(active.PIXELS) < 1:
-        problems.append(f"ACTIVE.PIXELS must be >= 1, got {active.PIXELS}")
-    if int(active.BATCH_SIZE) < 1:
-        problems.append(f"ACTIVE.BATCH_SIZE must be >= 1, got {active.BATCH_SIZE}")
-    if problems:
-        raise AnnotationError(f"{source}: " + "; ".join(problems))
-
-
 def load_model_checked(cfg, checkpoint, device):
     """The model of ``cfg`` with the weights of ``checkpoint``, in eval mode, and the checkpoint dict.
 
     Raises AnnotationError naming the file when it is unreadable, or was trained with another MODEL.NAME or
     MODEL.NUM_CLASSES, or its weights do not fit the model."""
-    import yaml
-
-    from ..engine.checkpoint import load_checkpoint
-    from ..models import build_model
     try:
         state = load_checkpoint(checkpoint, map_location="cpu")
-    except FileNotFoundError as err:
+        check_model_config(checkpoint, state, cfg)
+        model = build_model(cfg)
+        load_model_state(model, state, checkpoint)
+    except (FileNotFoundError, CheckpointError) as err:
         raise AnnotationError(str(err)) from err
-    except Exception as err:  # torch.load raises many types on a corrupt file
-        raise AnnotationError(f"cannot read checkpoint {checkpoint}: {err}") from err
-    trained = (yaml.safe_load(state.get("config") or "") or {}).get("MODEL", {})
-    for key in ("NAME", "NUM_CLASSES"):
-        if key in trained and trained[key] != cfg.MODEL[key]:
-            raise AnnotationError(f"checkpoint {checkpoint} was trained with MODEL.{key} {trained[key]!r}, the "
-                                  f"config says {cfg.MODEL[key]!r}")
-    model = build_model(cfg)
-    try:
-        model.load_state_dict(state["model"])
-    except RuntimeError as err:
-        raise AnnotationError(f"checkpoint {checkpoint} does not fit MODEL.NAME {cfg.MODEL.NAME!r} with "
-                              f"{cfg.MODEL.NUM_CLASSES} classes: {str(err).splitlines()[0]}") from err
     return model.to(device).eval(), state
 
 
@@ -131,12 +96,6 @@ def read_label_png(path, what="label"):
         if isinstance(err, AnnotationError):
             raise
         raise AnnotationError(f"cannot read {what} {path} (corrupt or truncated?): {err}") from err
-
-
-def _png_bytes(mask):
-    buf = io.BytesIO()
-    Image.fromarray(np.ascontiguousarray(mask, dtype=np.uint8), mode="L").save(buf, format="PNG", optimize=True)
-    return buf.getvalue()
 
 
 def pool_fingerprint(pool):
@@ -183,10 +142,6 @@ class UnlabeledTargetView(Dataset):
         return {"image": image, "label": label, "name": self.names[index], "index": index}
 
 
-def _collate(items):
-    return items
-
-
 def select_queries(cfg, model, pool, round_index, dataset, *, device, per_class_iou=None, seed=0):
     """The selection of round ``round_index`` exactly as ``run_selection_round`` makes it (``select_batches``:
     same batches, scores, seeded draws and budget checks), minus the oracle: nothing is labelled or added to the pool.
@@ -195,7 +150,7 @@ def select_queries(cfg, model, pool, round_index, dataset, *, device, per_class_
     bool ndarray, centers (n, 2) int64 ndarray (row, col), radius, budget_pixels, regions_requested)."""
     active = cfg.ACTIVE
     weights = class_weights_for(active.NAME, per_class_iou, int(cfg.MODEL.NUM_CLASSES), active.WEIGHT_MODE)
-    loader = DataLoader(dataset, batch_size=int(active.BATCH_SIZE), shuffle=False, collate_fn=_collate)
+    loader = DataLoader(dataset, batch_size=int(active.BATCH_SIZE), shuffle=False, collate_fn=collate_items)
     queries = [dict(name=it["name"], index=int(it["index"]), shape=list(sel.shape), selected=sel,
                     centers=picked.numpy(), radius=plan["radius"], budget_pixels=plan["budget_pixels"],
                     regions_requested=plan["count"])
@@ -228,8 +183,7 @@ def export_queries(cfg, model, pool, export_dir, *, device, checkpoint="", itera
     if export_dir.exists() and any(export_dir.iterdir()):
         raise AnnotationError(f"export folder {export_dir} is not empty")
     if dataset is None:
-        from ..data import build_dataset
-        dataset = build_dataset(cfg, cfg.DATASETS.TARGET_TRAIN, "select")
+            dataset = build_dataset(cfg, cfg.DATASETS.TARGET_TRAIN, "select")
     queries, weights = select_queries(cfg, model, pool, round_index, UnlabeledTargetView(dataset), device=device,
                                       per_class_iou=per_class_iou, seed=seed)
     export_id = uuid.uuid4().hex
@@ -241,7 +195,7 @@ def export_queries(cfg, model, pool, export_dir, *, device, checkpoint="", itera
                  "query": f"{QUERY_DIR}/{key}.png", "labels": f"{LABEL_DIR}/{key}.png"}
         if entry["pixels"]:
             atomic_write_bytes(export_dir / entry["query"],
-                               _png_bytes(np.where(q["selected"], REQUESTED, NOT_REQUESTED)))
+                               png_bytes(np.where(q["selected"], REQUESTED, NOT_REQUESTED)))
             images.append(entry)
         boxes += [{"image": q["name"], "round": round_index, "center": [int(c[0]), int(c[1])],
                    "box": _box(c, q["radius"], q["shape"])} for c in q["centers"]]
@@ -310,7 +264,7 @@ def answer_queries_from_ground_truth(export_dir, dataset):
         if truth.shape != requested.shape:
             raise AnnotationError(f"{entry['name']}: ground truth {list(truth.shape)} vs query {entry['shape']}")
         answer = np.where(truth < classes, truth, VOID_ANSWER)
-        atomic_write_bytes(export_dir / entry["labels"], _png_bytes(np.where(requested, answer, UNLABELED)))
+        atomic_write_bytes(export_dir / entry["labels"], png_bytes(np.where(requested, answer, UNLABELED)))
     return len(document["images"])
 
 
@@ -432,5 +386,5 @@ def import_labels(pool, export_dir):
 
 
 __all__ = ["AnnotationError", "CONVENTIONS", "UnlabeledTargetView", "answer_queries_from_ground_truth",
-           "check_active_config", "export_queries", "import_labels", "load_model_checked", "pool_fingerprint",
+           "export_queries", "import_labels", "load_model_checked", "pool_fingerprint",
            "read_queries", "select_queries"]

@@ -31,17 +31,9 @@ Loading (``LabelPool(root)`` on an existing folder) re-reads every mask and chec
 missing mask, a shape or a pixel count that disagrees, or a ``pixels_total`` that is not the sum, raises
 ``PoolError`` naming the file.
 
-A selection round is journaled under ``rounds/<round index>/`` so that killing the process at any moment and
-rerunning the same command finishes the round exactly as an uninterrupted run would (``dwaca.active.selection``)::
-
-    plan.json                     the round's parameters (the config its selection and budget depend on, class
-                                  weights), fixed at its start
-    staged/<key>.png              an image's whole mask after this round (only images that bought pixels)
-    done/<dataset index>.json     the image is finished: pixels added, regions, budget (written after its mask)
-    commit.json                   {"manifest": the manifest after the round}, written once every image is done
-
-Committing moves the staged masks over ``masks/`` (``os.replace``), writes the manifest from ``commit.json``, and
-removes the round folder. Opening a pool with ``recover=True`` (the trainer and the import tool do, from one
+A selection round is journaled under ``rounds/<round index>/`` (``dwaca.active.journal``) so that killing the
+process at any moment and rerunning the same command finishes the round exactly as an uninterrupted run would
+(``dwaca.active.selection``). Opening a pool with ``recover=True`` (the trainer and the import tool do, from one
 process) finishes a commit a crash interrupted (``rounds/<rounds done>/commit.json`` exists; every step is
 idempotent) and removes temp files killed writes left, so a crash mid-commit never leaves masks and manifest
 disagreeing; a plain reader gets a ``PoolError`` saying the commit is pending instead. Image counts are recomputed
@@ -56,91 +48,22 @@ never overlap pixels that are already annotated. ``add_annotations`` asserts it,
 are exactly the pixels of its selected windows.
 """
 import json
-import os
-import shutil
-import signal
-import tempfile
 import time
 from pathlib import Path
 
 import numpy as np
 from PIL import Image
 
+from ..utils.io import atomic_write_json
+from .errors import PoolError
+from .journal import RoundJournal, mask_key, read_json
+
 NOT_ANNOTATED = 255
 ANNOTATED_VOID = 254
 MANIFEST = "manifest.json"
 MASK_DIR = "masks"
-ROUNDS_DIR = "rounds"
-COMMIT = "commit.json"
-PLAN = "plan.json"
 COMMIT_ROUND = "commit_round"  # plan.json "source" of a round journaled by LabelPool.commit_round
 VERSION = 1
-KILL_ENV = "DWACA_TEST_KILL_AT"
-_crash_point_hits = {}
-
-
-class PoolError(RuntimeError):
-    """The pool on disk is inconsistent (manifest vs masks), or an operation would break its invariants."""
-
-
-def crash_point(label):
-    """Test-only fault injection: with ``DWACA_TEST_KILL_AT=<label>:<n>`` in the environment the process SIGKILLs
-    itself the n-th time it reaches ``crash_point(label)`` (labels: "atomic_write" between a temp file's fsync and
-    its rename, "select_image", "commit", "publish", "train_step", "checkpoint"). A no-op otherwise."""
-    spec = os.environ.get(KILL_ENV)
-    if not spec:
-        return
-    target, _, count = spec.rpartition(":")
-    if target != label:
-        return
-    _crash_point_hits[label] = _crash_point_hits.get(label, 0) + 1
-    if _crash_point_hits[label] == int(count):
-        os.kill(os.getpid(), signal.SIGKILL)
-
-
-def _fsync_dir(folder):
-    try:
-        fd = os.open(folder, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
-
-
-def atomic_write_bytes(path, data):
-    """Write ``data`` to ``path`` atomically: temp file in the same folder, fsync, ``os.replace``."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        crash_point("atomic_write")
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except FileNotFoundError:
-            pass
-        raise
-    _fsync_dir(path.parent)
-
-
-def atomic_write_json(path, obj):
-    atomic_write_bytes(path, (json.dumps(obj, indent=1, sort_keys=False, allow_nan=False) + "\n").encode())
-
-
-def _png_bytes(mask):
-    import io
-    buf = io.BytesIO()
-    Image.fromarray(np.ascontiguousarray(mask, dtype=np.uint8), mode="L").save(buf, format="PNG", optimize=True)
-    return buf.getvalue()
 
 
 def _read_mask(path):
@@ -155,13 +78,6 @@ def _read_mask(path):
     return mask
 
 
-def _read_json(path, what):
-    try:
-        return json.loads(Path(path).read_text())
-    except (OSError, ValueError) as err:
-        raise PoolError(f"cannot read {what} {path}: {err}") from err
-
-
 def _round_summary(record, per_image_added, budget_pixels):
     """``record`` completed with what a round bought: pixels, budget, images annotated, per-image statistics."""
     record = dict(record)
@@ -173,12 +89,6 @@ def _round_summary(record, per_image_added, budget_pixels):
                            else {"min": 0, "max": 0, "mean": 0})
     record.setdefault("time", time.strftime("%Y-%m-%dT%H:%M:%S"))
     return record
-
-
-def mask_key(name):
-    """File stem of an image's mask: the sample name, "/" -> "__", without a trailing ".png"."""
-    key = name[:-4] if name.endswith(".png") else name
-    return key.replace("\\", "__").replace("/", "__")
 
 
 class LabelPool:
@@ -197,13 +107,14 @@ class LabelPool:
         self.root = Path(root)
         self.num_classes = num_classes
         self.manifest_path = self.root / MANIFEST
+        self.journal = RoundJournal(self.root, self.root / MASK_DIR)
         self._masks = {}  # name -> (H, W) uint8, committed or pending
         self._dirty = set()  # names changed since the last commit
         self._pending_pixels = {}  # name -> pixels added since the last commit
         self._pending_regions = {}
         if recover:
             self._finish_interrupted_commit()
-        elif (self.round_dir(self._rounds_on_disk()) / COMMIT).is_file():
+        elif self.journal.has_commit(self._rounds_on_disk()):
             raise PoolError(f"the commit of round {self._rounds_on_disk()} in {self.root} was interrupted; rerun the "
                             "interrupted command (training with `resume auto`, or tools/import_labels.py) to finish "
                             "it")
@@ -356,15 +267,15 @@ class LabelPool:
             raise PoolError(f"round {round_index}: two pending images share a dataset index (their journal entry)")
         self._clear_commit_round_journal(round_index)
         try:
-            self.write_round_plan(round_index, {"index": round_index, "source": COMMIT_ROUND})
+            self.journal.write_plan(round_index, {"index": round_index, "source": COMMIT_ROUND})
             for name in sorted(self._dirty):
-                self._journal_image(round_index, name, self.images[name]["index"], self._masks[name],
-                                    self._pending_pixels[name], self._pending_regions[name])
-            record = self._write_commit(round_index, record, self.journaled_images(round_index), budget_pixels)
+                self.journal.stage(round_index, name, self.images[name]["index"], self._masks[name],
+                                   self._pending_pixels[name], self._pending_regions[name])
+            record = self._write_commit(round_index, record, self.journal.done(round_index), budget_pixels)
         except BaseException:
-            self._remove_round_dir(round_index)  # nothing was committed: roll back
+            self.journal.remove(round_index)  # nothing was committed: roll back
             raise
-        self.publish_staged(round_index)
+        self.journal.publish(round_index)
         self.finish_commit(round_index)
         self._dirty.clear()
         self._pending_pixels.clear()
@@ -374,15 +285,14 @@ class LabelPool:
     def _clear_commit_round_journal(self, round_index):
         """Remove what a killed ``commit_round`` of round ``round_index`` left (nothing of it was committed); refuse
         to touch a selection round in progress or a commit that ``recover=True`` must finish."""
-        folder = self.round_dir(round_index)
-        if (folder / COMMIT).is_file():
+        if self.journal.has_commit(round_index):
             raise PoolError(f"the commit of round {round_index} in {self.root} was interrupted; reopen the pool with "
                             "recover=True to finish it")
-        plan = self.read_round_plan(round_index)
+        plan = self.journal.read_plan(round_index)
         if plan is not None and plan.get("source") != COMMIT_ROUND:
-            raise PoolError(f"selection round {round_index} is in progress in {folder}; finish it or delete that "
-                            "folder")
-        self._remove_round_dir(round_index)
+            raise PoolError(f"selection round {round_index} is in progress in {self.journal.folder(round_index)}; "
+                            "finish it or delete that folder")
+        self.journal.remove(round_index)
 
     def discard_pending(self):
         """Forget annotations added since the last commit (reloads the committed masks; after a failure past
@@ -401,56 +311,24 @@ class LabelPool:
         self._pending_regions.clear()
 
     # -- the journaled (crash-safe, shardable) round ------------------------------------------------------------
-    def round_dir(self, round_index):
-        return self.root / ROUNDS_DIR / str(int(round_index))
-
-    def read_round_plan(self, round_index):
-        """The plan.json of round ``round_index`` (dict) or None if the round has not started."""
-        path = self.round_dir(round_index) / PLAN
-        return _read_json(path, "round plan") if path.is_file() else None
-
-    def write_round_plan(self, round_index, plan):
-        atomic_write_json(self.round_dir(round_index) / PLAN, plan)
-
-    def journaled_images(self, round_index):
-        """{dataset index: done record} of the images round ``round_index`` has finished so far."""
-        done_dir = self.round_dir(round_index) / "done"
-        records = {}
-        for path in sorted(done_dir.glob("*.json")) if done_dir.is_dir() else ():
-            record = _read_json(path, "round journal entry")
-            if not isinstance(record, dict) or {"name", "index", "added", "regions"} - record.keys():
-                raise PoolError(f"round journal entry {path} is not a done record")
-            records[int(record["index"])] = record
-        return records
-
     def stage_annotations(self, round_index, name, index, selected, labels, regions, **extra):
         """Journal one image of round ``round_index``: its mask after the round goes to ``staged/<key>.png``, then
         ``done/<index>.json`` marks it finished (``extra``, e.g. the image's budget, is kept in that record).
         The committed pool is not changed. Raises PoolError (nothing written) if a selected pixel is already
         annotated. Returns the number of pixels added."""
         mask, added = self._with_answer(name, selected, labels)
-        self._journal_image(round_index, name, index, mask, added, regions, **extra)
+        self.journal.stage(round_index, name, index, mask, added, regions, **extra)
         return added
-
-    def _journal_image(self, round_index, name, index, mask, added, regions, **extra):
-        """Write one image's mask after round ``round_index`` to ``staged/`` (if it adds pixels), then its done
-        record."""
-        folder = self.round_dir(round_index)
-        if added:
-            atomic_write_bytes(folder / "staged" / f"{mask_key(name)}.png", _png_bytes(mask))
-        record = dict(extra, name=name, index=int(index), shape=list(mask.shape), added=int(added),
-                      regions=int(regions))
-        atomic_write_json(folder / "done" / f"{int(index):06d}.json", record)
 
     def prepare_commit(self, round_index, record, num_images):
         """Check that round ``round_index`` journaled every image 0 .. num_images-1, build the manifest after it
         (image counts recomputed from the staged masks) and write it to ``commit.json``. Nothing in ``masks/`` or
         the manifest changes yet. Returns the round's manifest record. Raises PoolError if an image is missing,
         a staged mask does not extend the committed one, or the round exceeds its budget."""
-        done = self.journaled_images(round_index)
+        done = self.journal.done(round_index)
         missing = sorted(set(range(num_images)) - done.keys())
         if missing:
-            raise PoolError(f"round {round_index} journal {self.round_dir(round_index)} lacks images {missing[:5]} "
+            raise PoolError(f"round {round_index} journal {self.journal.folder(round_index)} lacks images {missing[:5]} "
                             f"({len(missing)} of {num_images})")
         done = {index: done[index] for index in range(num_images)}
         budget = sum(int(entry.get("budget_pixels", 0)) for entry in done.values())
@@ -470,14 +348,13 @@ class LabelPool:
         manifest["pixels_total"] = sum(e["pixels"] for e in manifest["images"].values())
         manifest["budget_pixels"] += budget
         manifest["rounds"].append(record)
-        crash_point("commit")
-        atomic_write_json(self.round_dir(round_index) / COMMIT, {"manifest": manifest})
+        self.journal.write_commit(round_index, manifest)
         return record
 
     def _apply_staged(self, manifest, round_index, entry):
         """Update ``manifest``'s entry of one journaled image from its staged mask; returns the pixels it adds."""
         name = entry["name"]
-        path = self.round_dir(round_index) / "staged" / f"{mask_key(name)}.png"
+        path = self.journal.staged_path(round_index, name)
         if not path.is_file():
             raise PoolError(f"round {round_index}: staged mask {path} of {name!r} is missing")
         staged = _read_mask(path)
@@ -497,42 +374,18 @@ class LabelPool:
                             f"{entry['added']}")
         return image["pixels"] - previous
 
-    def publish_staged(self, round_index, names=None):
-        """Move round ``round_index``'s staged masks (of ``names``, default all) over ``masks/``; idempotent."""
-        staged_dir = self.round_dir(round_index) / "staged"
-        if names is None:
-            paths = sorted(staged_dir.glob("*.png")) if staged_dir.is_dir() else []
-        else:
-            paths = [staged_dir / f"{mask_key(n)}.png" for n in names]
-        (self.root / MASK_DIR).mkdir(parents=True, exist_ok=True)
-        for path in paths:
-            if path.is_file():
-                crash_point("publish")
-                os.replace(path, self.root / MASK_DIR / path.name)
-        _fsync_dir(self.root / MASK_DIR)
-
     def finish_commit(self, round_index):
         """Write the manifest from round ``round_index``'s ``commit.json`` (its masks published), drop the round
         folder and reload."""
-        folder = self.round_dir(round_index)
-        commit = _read_json(folder / COMMIT, "round commit")
-        if not isinstance(commit, dict) or "manifest" not in commit:
-            raise PoolError(f"round commit {folder / COMMIT} holds no manifest")
-        atomic_write_json(self.manifest_path, commit["manifest"])
-        self._remove_round_dir(round_index)
+        atomic_write_json(self.manifest_path, self.journal.read_commit(round_index))
+        self.journal.remove(round_index)
         self.reload()
-
-    def _remove_round_dir(self, round_index):
-        folder = self.round_dir(round_index)
-        shutil.rmtree(folder, ignore_errors=True)
-        if folder.parent.is_dir() and not any(folder.parent.iterdir()):
-            folder.parent.rmdir()
 
     def _rounds_on_disk(self):
         """Rounds the manifest on disk lists (0 if there is none), read without verifying the masks."""
         if not self.manifest_path.is_file():
             return 0
-        manifest = _read_json(self.manifest_path, "pool manifest")
+        manifest = read_json(self.manifest_path, "pool manifest")
         return len(manifest.get("rounds", [])) if isinstance(manifest, dict) else 0
 
     def _finish_interrupted_commit(self):
@@ -542,19 +395,14 @@ class LabelPool:
             return
         for tmp in self.root.rglob(".*.tmp"):
             tmp.unlink()
-        rounds_dir = self.root / ROUNDS_DIR
-        if not rounds_dir.is_dir():
-            return
         done = self._rounds_on_disk()
-        for folder in rounds_dir.iterdir():
-            if folder.name.isdigit() and int(folder.name) < done:
-                shutil.rmtree(folder)
-        if (self.round_dir(done) / COMMIT).is_file():
-            _read_json(self.round_dir(done) / COMMIT, "round commit")  # unreadable: fail before touching masks
-            self.publish_staged(done)
+        self.journal.remove_committed(done)
+        if self.journal.has_commit(done):
+            self.journal.read_commit(done)  # unreadable: fail before touching masks
+            self.journal.publish(done)
             self.finish_commit(done)
-        elif (self.read_round_plan(done) or {}).get("source") == COMMIT_ROUND:
-            self._remove_round_dir(done)
+        elif (self.journal.read_plan(done) or {}).get("source") == COMMIT_ROUND:
+            self.journal.remove(done)
 
     def __repr__(self):
         return (f"LabelPool(root={str(self.root)!r}, rounds={self.rounds_done}, pixels_total={self.pixels_total}, "

@@ -19,79 +19,25 @@ A round killed at any point continues from its journal when rerun (images alread
 with exactly the pixels an uninterrupted round buys. Under ``torchrun`` image i is scored by rank i % world; the
 ranks meet at barriers, rank 0 builds the commit from every rank's journal, each rank publishes its own masks.
 
-Budgets (H, W = the label's size, n = len(ACTIVE.SELECT_ITER), r = 0 .. n-1 the round), identical for every
-strategy; the pool's ``budget_pixels`` is their sum over images and rounds done:
-
-* "RA": radius k = ACTIVE.RADIUS_K, exclusion 2k (so a centre is also more than 2k from earlier rounds' centres,
-  as in RIPU); per image, round r buys ``floor(RATIO * (r+1) / n * H * W / (2k+1)^2)`` regions minus what rounds
-  0 .. r-1 planned, so the rounds together plan ``floor(RATIO * H * W / (2k+1)^2)`` regions: the rounding shortfall
-  is carried to later rounds and is below one region in all. Budget ``regions * (2k+1)^2`` pixels. (RIPU takes
-  ``ceil(RATIO / n * H * W / (2k+1)^2)`` every round, which can overspend RATIO by up to n regions.) Regions a round
-  does not buy (no candidate left, or labels an annotator did not return) are not carried.
-* "PA" (RIPU's pixel-based setting): single pixels (radius 0), exclusion k = RADIUS_K within a round and, through
-  the dilation above, from every earlier pick; ``ceil(PIXELS / n / (1280 * 640) * H * W)`` pixels per image and
-  round, RIPU's formula: ACTIVE.PIXELS counts pixels per 1280 x 640 image over all rounds (RIPU uses Cityscapes'
-  2048 x 1024 for H x W whatever the image; the same on Cityscapes). The score is RIPU's pixel score: the
-  impurity of the radius-k window times the pixel's own (class-weighted) entropy.
+Budgets: ``dwaca.active.budget``.
 """
 import logging
-import math
 import time
 
 import numpy as np
 import torch
 from torch.utils.data import DataLoader, Subset
 
+from ..data import build_dataset
 from ..ops import select_regions
-from .pool import LabelPool, PoolError, crash_point
+from ..utils import comm as dist
+from ..utils.amp import autocast_dtype
+from ..utils.faults import crash_point
+from .budget import budget_config, check_active_config, config_differences, round_plan, window_area
+from .errors import BudgetError, PoolError
 from .strategies import class_weights_for, dilate, strategy_scores
 
-SETTINGS = ("RA", "PA")
-PA_REFERENCE_AREA = 1280 * 640  # RIPU defines ACTIVE.PIXELS per image of this size
 logger = logging.getLogger("dwaca.active")
-
-
-class BudgetError(PoolError):
-    """A round bought a number of pixels its budget does not allow."""
-
-
-def round_plan(active_cfg, round_index, height, width):
-    """What round ``round_index`` buys in one image of (height, width).
-
-    Returns dict(count=regions (RA) or pixels (PA) per image, radius=window radius, exclusion=exclusion radius
-    between the round's picks, block=how far a pick stays from pixels already bought (the annotated mask's
-    dilation), score_radius=neighbourhood of the impurity, uncertainty_radius=neighbourhood of the uncertainty,
-    budget_pixels=pixels allowed per image)."""
-    setting = active_cfg.SETTING
-    n = len(active_cfg.SELECT_ITER)
-    k = int(active_cfg.RADIUS_K)
-    if n == 0:
-        raise ValueError("ACTIVE.SELECT_ITER is empty")
-    if not 0 <= round_index < n:
-        raise ValueError(f"round {round_index} out of range for {n} rounds")
-    if setting == "RA":
-        area = (2 * k + 1) ** 2
-        # cumulative targets: the rounds' counts add up to floor(RATIO * H * W / area), the shortfall carried
-        planned = [int(np.floor(float(active_cfg.RATIO) * r / n * height * width / area))
-                   for r in (round_index, round_index + 1)]
-        count = planned[1] - planned[0]
-        return dict(count=count, radius=k, exclusion=2 * k, block=k, score_radius=k, uncertainty_radius=k,
-                    budget_pixels=count * area)
-    if setting == "PA":
-        count = math.ceil(int(active_cfg.PIXELS) / n / PA_REFERENCE_AREA * (height * width))
-        return dict(count=count, radius=0, exclusion=k, block=k, score_radius=k, uncertainty_radius=0,
-                    budget_pixels=count)
-    raise ValueError(f"ACTIVE.SETTING '{setting}' is not one of {SETTINGS}")
-
-
-def window_area(centers, radius, height, width):
-    """Sum over ``centers`` ((N, 2) (row, col), -1 padded) of the in-image area of their (2r+1)^2 windows."""
-    c = centers[(centers >= 0).all(-1)].to(torch.int64)
-    if c.numel() == 0:
-        return 0
-    rows = (c[:, 0] + radius).clamp(max=height - 1) - (c[:, 0] - radius).clamp(min=0) + 1
-    cols = (c[:, 1] + radius).clamp(max=width - 1) - (c[:, 1] - radius).clamp(min=0) + 1
-    return int((rows * cols).sum())
 
 
 def oracle_labels(dataset, index):
@@ -102,12 +48,12 @@ def oracle_labels(dataset, index):
     return dataset.load_train_ids(index)
 
 
-def _collate(items):
+def collate_items(items):
+    """A batch as the list of its items (their label grids may differ in size)."""
     return items
 
 
 def build_select_dataset(cfg, pool):
-    from ..data import build_dataset
     return build_dataset(cfg, cfg.DATASETS.TARGET_TRAIN, "select", annotation_provider=pool.annotation_provider)
 
 
@@ -117,45 +63,23 @@ def image_seed(seed, round_index, index):
     return ((int(seed) * 1000 + int(round_index)) * 1_000_003 + int(index)) % (2 ** 63)
 
 
-def budget_config(active):
-    """The ACTIVE keys a run's selection and budgets depend on, {"ACTIVE.KEY": value} (RATIO in RA, PIXELS in PA):
-    what must not change once a run has bought labels."""
-    config = {"ACTIVE.NAME": active.NAME, "ACTIVE.SETTING": active.SETTING,
-              "ACTIVE.SELECT_ITER": [int(i) for i in active.SELECT_ITER], "ACTIVE.RADIUS_K": int(active.RADIUS_K)}
-    if active.SETTING == "RA":
-        config["ACTIVE.RATIO"] = float(active.RATIO)
-    else:
-        config["ACTIVE.PIXELS"] = int(active.PIXELS)
-    return config
-
-
-def config_differences(was, now):
-    """'KEY old, ...; this run has KEY new, ...' for the keys of two ``budget_config``-like dicts that differ, or
-    '' if none does."""
-    differ = sorted(k for k in was.keys() | now.keys() if was.get(k) != now.get(k))
-    if not differ:
-        return ""
-    return (f"{', '.join(f'{k} {was.get(k)!r}' for k in differ)}; this run has "
-            f"{', '.join(f'{k} {now.get(k)!r}' for k in differ)}")
-
-
 def _round_config(active, iteration, images):
     """What a resumed round must share with the run that started it (plan.json "config"): what it selects with and
     everything its budget depends on, keyed by the config key (or argument) it comes from."""
     return {"iteration": int(iteration), **budget_config(active), "target images": int(images)}
 
 
-def _start_round(pool, round_index, plan, dist):
+def _start_round(pool, round_index, plan):
     """The round's plan.json: written by rank 0 when the round starts, read back by every rank. A round that is
     being resumed keeps its plan (class weights included); one started with another configuration is a ValueError
     naming the keys that differ."""
-    if dist.is_main() and pool.read_round_plan(round_index) is None:
-        pool.write_round_plan(round_index, plan)
+    if dist.is_main() and pool.journal.read_plan(round_index) is None:
+        pool.journal.write_plan(round_index, plan)
     dist.barrier()
-    stored = pool.read_round_plan(round_index)
+    stored = pool.journal.read_plan(round_index)
     differ = config_differences(stored.get("config") or {}, plan["config"])
     if differ:
-        raise ValueError(f"round {round_index} in progress ({pool.round_dir(round_index) / 'plan.json'}) was started "
+        raise ValueError(f"round {round_index} in progress ({pool.journal.folder(round_index) / 'plan.json'}) was started "
                          f"with {differ}: finish it with the same configuration or delete that folder")
     return stored
 
@@ -191,8 +115,7 @@ def select_batches(cfg, model, pool, round_index, batches, *, device, weights, s
     human annotators (``annotation.select_queries``) both select through here, so they pick the same regions."""
     active = cfg.ACTIVE
     name = active.NAME
-    amp = str(cfg.SOLVER.AMP) if device.type == "cuda" else ""
-    amp_dtype = {"bf16": torch.bfloat16, "fp16": torch.float16}.get(amp)
+    amp_dtype = autocast_dtype(cfg.SOLVER.AMP, device)
     sigma = float(active.SIGMA) if name == "AL-DWACA" else 0.0
     for items in batches:
         groups = {}  # a forward pass shares one out_size: group the batch by label size
@@ -236,7 +159,7 @@ def _select_images(cfg, model, pool, round_index, indices, *, dataset, device, w
     active = cfg.ACTIVE
     # its own generator: iterating must not draw from the global RNG, which a resumed run restores
     loader = DataLoader(Subset(dataset, indices), batch_size=max(1, int(active.BATCH_SIZE)), shuffle=False,
-                        collate_fn=_collate, generator=torch.Generator().manual_seed(0),
+                        collate_fn=collate_items, generator=torch.Generator().manual_seed(0),
                         num_workers=int(cfg.SOLVER.NUM_WORKERS if num_workers is None else num_workers))
     bar = tqdm(loader, desc=f"select round {round_index + 1}/{len(active.SELECT_ITER)} ({active.NAME})",
                disable=not progress, leave=False, unit="batch")
@@ -251,15 +174,15 @@ def _select_images(cfg, model, pool, round_index, indices, *, dataset, device, w
     return tuple(timings)
 
 
-def _commit(pool, round_index, record, num_images, my_indices, dist):
+def _commit(pool, round_index, record, num_images, my_indices):
     """All ranks agree on the round: rank 0 writes commit.json from every rank's journal, each rank publishes its
     own images' masks, rank 0 writes the manifest, and every rank reloads the committed pool."""
     dist.barrier()
     if dist.is_main():
         pool.prepare_commit(round_index, record, num_images)
     dist.barrier()
-    done = pool.journaled_images(round_index)
-    pool.publish_staged(round_index, [done[i]["name"] for i in my_indices])
+    done = pool.journal.done(round_index)
+    pool.journal.publish(round_index, [done[i]["name"] for i in my_indices])
     dist.barrier()
     if dist.is_main():
         pool.finish_commit(round_index)
@@ -283,8 +206,6 @@ def run_selection_round(cfg, model, pool, round_index, iteration, *, device, per
     ``torchrun`` run, image i is scored by rank i % world and the ranks commit together. Every rank gets the
     round's manifest record.
     """
-    from ..engine import distributed as dist  # imported here: dwaca.engine imports this package
-    from .annotation import check_active_config  # imported here: annotation imports this module
     check_active_config(cfg)  # before anything is written: a bad budget must not leave a plan.json behind
     active = cfg.ACTIVE
     name = active.NAME
@@ -296,10 +217,10 @@ def run_selection_round(cfg, model, pool, round_index, iteration, *, device, per
     # full precision (JSON round-trips floats exactly): the export path selects with these very weights
     plan = _start_round(pool, round_index, {
         "index": round_index, "config": _round_config(active, iteration, len(dataset)), "iou_source": iou_source,
-        "class_weights": weights.tolist()}, dist)
+        "class_weights": weights.tolist()})
     weights = torch.tensor(plan["class_weights"], dtype=torch.float32)
     my_indices = dist.shard(range(len(dataset)))
-    done = pool.journaled_images(round_index)
+    done = pool.journal.done(round_index)
     todo = [i for i in my_indices if i not in done]
 
     was_training = model.training
@@ -320,10 +241,10 @@ def run_selection_round(cfg, model, pool, round_index, iteration, *, device, per
               "forward_s_per_image": round(sum(g[0] for g in gathered) / selected_now, 5),
               "select_s_per_image": round(sum(g[1] for g in gathered) / selected_now, 5)}
     if dist.is_main():
-        journal = pool.journaled_images(round_index).values()
+        journal = pool.journal.done(round_index).values()
         record["regions"] = sum(int(e["regions"]) for e in journal)
         record["regions_requested"] = sum(int(e.get("regions_requested", 0)) for e in journal)
-    record = _commit(pool, round_index, record, len(dataset), my_indices, dist)
+    record = _commit(pool, round_index, record, len(dataset), my_indices)
     budget_total = record["budget_pixels"]
     if record["regions"] < record["regions_requested"]:
         logger.warning("round %d: only %d of %d regions found (no unannotated candidates left)", round_index + 1,
@@ -336,5 +257,5 @@ def run_selection_round(cfg, model, pool, round_index, iteration, *, device, per
     return record
 
 
-__all__ = ["BudgetError", "LabelPool", "SETTINGS", "build_select_dataset", "image_seed", "oracle_labels",
-           "round_plan", "run_selection_round", "window_area"]
+__all__ = ["build_select_dataset", "collate_items", "image_seed", "oracle_labels", "run_selection_round",
+           "select_batches"]

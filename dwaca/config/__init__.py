@@ -1,4 +1,6 @@
-from .cli import ConfigError, add_config_arguments, at_least, config_from_args, make_dir, run_main
+from ..utils.errors import run_main
+from ..utils.io import make_dir
+from .cli import ConfigError, add_config_arguments, at_least, config_from_args
 from .defaults import UNUSED_KEYS, cfg, get_cfg_defaults, load_config, unused_settings
 
 __all__ = ["ConfigError", "UNUSED_KEYS", "add_config_arguments", "at_least", "cfg", "config_from_args",

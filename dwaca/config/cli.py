@@ -1,18 +1,14 @@
-"""RIPU's command line, shared by the tools: ``-cfg FILE`` and trailing ``KEY VALUE`` overrides; ``run_main`` turns a
-user's mistake into one ``error: ...`` line."""
+"""RIPU's command line, shared by the tools: ``-cfg FILE`` and trailing ``KEY VALUE`` overrides."""
 import argparse
-import sys
-import urllib.error
 from pathlib import Path
 
 import yaml
 
+from ..utils.errors import UserError, error_message
 from .defaults import load_config
 
-USAGE_ERROR = 2  # exit status of a user error, as argparse's
 
-
-class ConfigError(ValueError):
+class ConfigError(UserError, ValueError):
     """The config file cannot be used; the message names the file (yacs' own messages name only the key)."""
 
 
@@ -62,44 +58,3 @@ def at_least(minimum):
             raise argparse.ArgumentTypeError(f"expected an integer >= {minimum}, got {text!r}")
         return value
     return parse
-
-
-def make_dir(path, what):
-    """Create folder ``path`` with its parents; an error names ``what`` (the option or key that gave the path)."""
-    path = Path(path)
-    try:
-        path.mkdir(parents=True, exist_ok=True)
-    except OSError as err:
-        # mkdir says "File exists" or "Not a directory" when a part of the path is a file: name that part
-        blocker = next((p for p in (path, *path.parents) if p.exists() and not p.is_dir()), None)
-        reason = f"{blocker} is a file" if blocker else err.strerror or err
-        raise type(err)(f"{what}: cannot create the folder {path} ({reason})") from err
-    return path
-
-
-def error_message(err):
-    """One line for ``err``: KeyError's text without the quotes str() adds, an OSError's reason and file."""
-    if isinstance(err, KeyError) and err.args:
-        return str(err.args[0])
-    if isinstance(err, OSError) and err.strerror and err.filename:
-        return f"{err.filename}: {err.strerror}"
-    return str(err)
-
-
-def run_main(main, argv=None):
-    """``main(argv)``, with the errors a user's input causes (a missing or bad path, config key or value,
-    checkpoint, device, pool, a failed download) printed as one ``error: ...`` line and exit status 2 instead of
-    a traceback. Other exceptions are bugs and keep theirs."""
-    from ..active import PoolError  # here: the engine imports this package
-    from ..engine import DeviceError
-    # AnnotationError and CheckpointError are ValueErrors, BudgetError a PoolError
-    user_errors = (OSError, KeyError, ValueError, yaml.YAMLError, PoolError, DeviceError)
-    try:
-        return main(argv)
-    except urllib.error.URLError as err:  # an OSError; nothing but MODEL.WEIGHTS is downloaded
-        message = (f"MODEL.WEIGHTS could not be downloaded ({getattr(err, 'reason', err)}); download it elsewhere "
-                   "and set MODEL.WEIGHTS to the local file")
-    except user_errors as err:
-        message = error_message(err)
-    print(f"error: {message}", file=sys.stderr)
-    sys.exit(USAGE_ERROR)

@@ -8,8 +8,7 @@ A checkpoint holds everything a run needs to continue exactly where it stopped::
      "rng": [{"torch", "cuda", "numpy", "python"} of rank 0, of rank 1, ...], "config": the yacs dump,
      "seed": the run's seed}
 
-A checkpoint that cannot be read, or that belongs to another model (MODEL.NAME, MODEL.NUM_CLASSES or the state
-dict's keys and shapes differ), raises ``CheckpointError`` naming the file and what differs.
+Reading one back and checking that it fits the model is ``dwaca.models.checkpoint``'s.
 """
 import io
 import random
@@ -18,17 +17,11 @@ from pathlib import Path
 
 import numpy as np
 import torch
-import yaml
 
-from ..active.pool import atomic_write_bytes
-from . import distributed as dist
+from ..utils import comm as dist
+from ..utils.io import atomic_write_bytes
 
 CHECKPOINT_RE = re.compile(r"model_iter(\d{6,})\.pth$")
-MODEL_KEYS = ("NAME", "NUM_CLASSES")
-
-
-class CheckpointError(ValueError):
-    """A checkpoint is unreadable or does not fit the configured model."""
 
 
 def checkpoint_path(output_dir, iteration):
@@ -90,47 +83,6 @@ def check_finite_model(model, iteration):
         raise FloatingPointError(f"training diverged by iteration {iteration}: {', '.join(bad[:3])}"
                                  f"{f' and {len(bad) - 3} more' if len(bad) > 3 else ''} hold NaN or inf (lower "
                                  "SOLVER.BASE_LR or check the data); no checkpoint written")
-
-
-def load_checkpoint(path, map_location="cpu"):
-    """The dict written by ``save_checkpoint``; FileNotFoundError naming the path if it does not exist."""
-    path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(f"checkpoint {path} does not exist")
-    # The checkpoint holds numpy / python RNG states: trusted files written by this trainer only.
-    try:
-        state = torch.load(path, map_location=map_location, weights_only=False)
-    except Exception as err:  # torch raises several types for truncated / foreign files
-        raise CheckpointError(f"cannot read checkpoint {path}: {err}") from err
-    for key in ("model", "iteration"):
-        if not isinstance(state, dict) or key not in state:
-            raise CheckpointError(f"{path} is not a dwaca checkpoint (no '{key}')")
-    return state
-
-
-def check_model_config(path, state, cfg):
-    """CheckpointError naming ``path`` if the checkpoint's MODEL.NAME / MODEL.NUM_CLASSES differ from ``cfg``'s."""
-    saved = (yaml.safe_load(state.get("config") or "") or {}).get("MODEL", {})
-    differences = [f"MODEL.{key} {saved[key]!r} in the checkpoint, {cfg.MODEL[key]!r} configured"
-                   for key in MODEL_KEYS if key in saved and saved[key] != cfg.MODEL[key]]
-    if differences:
-        raise CheckpointError(f"checkpoint {path} is from another model: " + "; ".join(differences))
-
-
-def load_model_state(model, state, path):
-    """Load the checkpoint's weights into ``model``; CheckpointError naming ``path`` and the keys that differ."""
-    own = model.state_dict()
-    saved = state["model"]
-    missing = sorted(own.keys() - saved.keys())
-    unexpected = sorted(saved.keys() - own.keys())
-    reshaped = [f"{k} {tuple(saved[k].shape)} vs {tuple(own[k].shape)}" for k in sorted(own.keys() & saved.keys())
-                if tuple(saved[k].shape) != tuple(own[k].shape)]
-    if missing or unexpected or reshaped:
-        parts = [f"{label}: {', '.join(items[:5])}{' ...' if len(items) > 5 else ''}"
-                 for label, items in (("missing", missing), ("unexpected", unexpected),
-                                      ("shape (checkpoint vs model)", reshaped)) if items]
-        raise CheckpointError(f"checkpoint {path} does not fit the model: " + "; ".join(parts))
-    model.load_state_dict(saved)
 
 
 def latest_checkpoint(output_dir):

@@ -13,6 +13,9 @@ Each iteration ``it`` (1-based, up to SOLVER.STOP_ITER; the poly schedule runs o
    that iteration. A round due at STOP_ITER is left to the run that resumes from the final checkpoint (it runs
    before that run's first step; in between, the round can be answered by hand, ``dwaca.active.annotation``).
 
+The loop is ``TrainerBase``'s; 2., 3., logging and the final evaluation are hooks (``dwaca.engine.hooks``) and the
+rules of resuming are ``dwaca.engine.resume``'s, each testable alone.
+
 Per-class IoU for the dynamic weights (AL-DWACA), ACTIVE.IOU_SOURCE:
 
 * "pool" (default): the confusion matrix of the model's training-time predictions (argmax of the upsampled target
@@ -25,7 +28,7 @@ Resume (yacs key ``resume``, as RIPU): model, optimizer (momentum), AMP scaler, 
 function of the iteration), the RNG states, the training confusion and the data order (an epoch-seeded
 permutation, skipped to the position) are restored; the pool is re-read from disk and verified, and rounds it
 already holds are never redone. If the pool is ahead of the checkpoint (a crash between a round and the next
-checkpoint) the pool wins: its rounds are kept, with a warning. Augmentation draws are bit-exact across a resume
+checkpoint) the pool wins: its rounds are kept, with a warning (``dwaca.engine.resume``). Augmentation draws are bit-exact across a resume
 with SOLVER.NUM_WORKERS 0 (they then come from the restored global RNG); with workers, each epoch's worker seeds
 derive from the run seed and the position.
 
@@ -38,7 +41,7 @@ continues from its journal (``dwaca.active.pool``), and the result equals an uni
 SEED -1 (the default) draws a seed, on rank 0 in a distributed run, shared with every rank and saved in the
 checkpoints; a resumed run uses the saved one. Each rank's RNG states are saved and restored by rank.
 
-Distributed (``torchrun --nproc_per_node=N tools/train.py ...``, see ``dwaca.engine.distributed``): the model is
+Distributed (``torchrun --nproc_per_node=N tools/train.py ...``, see ``dwaca.utils.comm``): the model is
 wrapped in DistributedDataParallel, rank r trains on every world-th sample of each epoch's permutation, the test
 set and the selection round are sharded the same way, and confusion matrices are summed over ranks (the one the
 dynamic weights use is saved summed, on rank 0). Only rank 0 writes checkpoints, logs and results.
@@ -46,239 +49,66 @@ dynamic weights use is saved summed, on rank 0). Only rank 0 writes checkpoints,
 MODEL.DEVICE "cuda" without a visible CUDA device is an error (``DeviceError``) rather than a silent CPU fallback:
 a full-size config would otherwise run for weeks on the CPU. Pass ``MODEL.DEVICE cpu`` explicitly.
 """
-import logging
-import math
-import os
-import random
-import sys
 import time
 from pathlib import Path
 
-import numpy as np
 import torch
 from torch.nn.parallel import DistributedDataParallel
-from torch.utils.data import DataLoader, Subset
-from yacs.config import CfgNode
 
-from ..active import LabelPool, PoolError, run_selection_round
-from ..active.annotation import check_active_config
-from ..active.pool import atomic_write_json, crash_point
-from ..active.selection import budget_config, build_select_dataset, config_differences
-from ..config import make_dir, unused_settings
+from ..active import run_selection_round
+from ..active.budget import check_active_config
+from ..active.selection import build_select_dataset
+from ..config import unused_settings
+from ..data import build_dataset
 from ..losses import adaptation_losses, upsample_to
-from . import distributed as dist
-from .checkpoint import (check_finite_model, check_model_config, checkpoint_path, latest_checkpoint, load_checkpoint,
-                         load_model_state, rng_state, save_checkpoint, set_rng_state)
-from .evaluator import evaluate
-from .metrics import MIOU13_OF_16, ConfusionMatrix, format_table, mean_iou
+from ..models import build_model
+from ..models.checkpoint import check_model_config, load_checkpoint
+from ..utils import comm as dist
+from ..utils.amp import AMP_DTYPES, check_amp
+from ..utils.faults import crash_point
+from .checkpoint import check_finite_model, checkpoint_path, rng_state, save_checkpoint
+from .evaluation import evaluate_on_test
+from .hooks import FinalEvaluation, IterationLogger, PeriodicCheckpointer, SelectionRounds
+from .metrics import ConfusionMatrix
+from .resume import check_fresh_start, open_pool, resolve_resume, restore_training_state
+from .runtime import resolve_device, seed_everything, setup_logger
 from .solver import build_optimizer, set_poly_lr
-
-LOGGER_NAME = "dwaca"
-
-
-class DeviceError(RuntimeError):
-    """MODEL.DEVICE names a device this machine does not have."""
+from .stream import BatchStream
 
 
-# -- set-up ----------------------------------------------------------------------------------------------------------
-def setup_logger(output_dir=None, name=LOGGER_NAME, filename="log.txt"):
-    """The package logger: INFO to stdout and, with ``output_dir``, to ``output_dir/filename`` (appended).
-    Handlers installed by an earlier call are replaced, so repeated runs in one process do not duplicate lines."""
-    log = logging.getLogger(name)
-    log.setLevel(logging.INFO if dist.is_main() else logging.WARNING)  # one rank tells the story
-    log.propagate = False
-    for h in list(log.handlers):
-        if getattr(h, "_dwaca", False):
-            log.removeHandler(h)
-            h.close()
-    fmt = logging.Formatter("%(asctime)s %(name)s %(levelname)s: %(message)s", "%H:%M:%S")
-    stream = logging.StreamHandler(sys.stdout)
-    stream.setFormatter(fmt)
-    stream._dwaca = True
-    log.addHandler(stream)
-    if output_dir:
-        Path(output_dir).mkdir(parents=True, exist_ok=True)
-        fh = logging.FileHandler(Path(output_dir) / filename)
-        fh.setFormatter(fmt)
-        fh._dwaca = True
-        log.addHandler(fh)
-    return log
+class TrainerBase:
+    """The loop: ``before_train``, then per iteration ``before_step``, ``run_step`` and ``after_step``, then
+    ``after_train``. Everything around the steps is a hook (``dwaca.engine.hooks``), called in registration order.
+    ``iter`` is the number of steps done (1-based inside a step); ``train_seconds`` excludes ``after_train``."""
 
+    def __init__(self):
+        self._hooks = []
+        self.iter = self.start_iter = self.stop_iter = 0
+        self.train_seconds = 0.0
 
-def resolve_device(cfg):
-    """torch.device of MODEL.DEVICE; DeviceError if it asks for CUDA that is not there."""
-    name = str(cfg.MODEL.DEVICE)
-    device = torch.device(name)
-    if device.type == "cuda" and not torch.cuda.is_available():
-        raise DeviceError(f"MODEL.DEVICE is '{name}' but CUDA is not available on this machine; "
-                          "run with `MODEL.DEVICE cpu` (slow for full-size configs)")
-    if device.type == "cuda" and device.index is None and dist.world_size() > 1:
-        device = torch.device("cuda", dist.local_rank())
-    return device
+    def register_hooks(self, hooks):
+        for hook in hooks:
+            hook.trainer = self
+        self._hooks.extend(hooks)
 
+    def train(self, start_iter, stop_iter):
+        self.iter = self.start_iter = int(start_iter)
+        self.stop_iter = int(stop_iter)
+        t_start = time.perf_counter()
+        self._call("before_train")
+        for self.iter in range(self.start_iter + 1, self.stop_iter + 1):
+            self._call("before_step")
+            self.run_step()
+            self._call("after_step")
+        self.train_seconds = time.perf_counter() - t_start
+        self._call("after_train")
 
-def seed_everything(seed):
-    """Seed python, numpy and torch; a negative seed draws one (returned, so it can be logged and saved). In a
-    distributed run every rank calls it and rank 0's draw is used by all: the data shards and the strategies'
-    draws only fit together when the ranks share the seed."""
-    seed = int(seed)
-    if seed < 0:
-        seed = dist.broadcast_object(int.from_bytes(os.urandom(4), "little") & 0x7FFFFFFF)
-    random.seed(seed)
-    np.random.seed(seed % (2 ** 32))
-    torch.manual_seed(seed)
-    return seed
+    def _call(self, stage):
+        for hook in self._hooks:
+            getattr(hook, stage)()
 
-
-class BatchStream:
-    """An endless stream of batches with an exact, restorable position.
-
-    Epoch e visits the dataset in the permutation drawn from ``seed`` and e; rank r of ``world`` takes its
-    elements r, r + world, ... (DistributedSampler-style: no overlap, the tail that does not divide is dropped).
-    ``position`` counts the batches delivered so far (drop_last, so every epoch has
-    ``len(dataset) // world // batch_size`` of them). Starting at a position
-    skips to it without loading the skipped samples. ``reset()`` drops prefetched batches so the next ones are
-    read afresh (after the labelled pool changed).
-    """
-
-    def __init__(self, dataset, batch_size, seed, num_workers=0, position=0, pin_memory=False, rank=0, world=1):
-        self.dataset = dataset
-        self.batch_size = int(batch_size)
-        self.rank, self.world = int(rank), int(world)
-        self.per_epoch = len(dataset) // self.world // self.batch_size
-        if self.per_epoch == 0:
-            raise ValueError(f"{dataset!r} has {len(dataset)} samples, fewer than one batch of {self.batch_size} "
-                             f"on each of {self.world} ranks")
-        self.seed = int(seed)
-        self.num_workers = int(num_workers)
-        self.pin_memory = pin_memory
-        self.position = int(position)
-        self._it = None
-
-    def _epoch_iterator(self):
-        epoch, offset = divmod(self.position, self.per_epoch)
-        perm = torch.randperm(len(self.dataset), generator=torch.Generator().manual_seed(self.seed * 100003 + epoch))
-        indices = perm[self.rank::self.world][offset * self.batch_size: self.per_epoch * self.batch_size].tolist()
-        loader = DataLoader(self.dataset, batch_size=self.batch_size, sampler=indices, drop_last=True,
-                            num_workers=self.num_workers, pin_memory=self.pin_memory,
-                            generator=torch.Generator().manual_seed(self.seed * 7919 + self.position))
-        return iter(loader)
-
-    def next(self):
-        if self._it is None:
-            self._it = self._epoch_iterator()
-        try:
-            batch = next(self._it)
-        except StopIteration:
-            self._it = self._epoch_iterator()
-            batch = next(self._it)
-        self.position += 1
-        return batch
-
-    def reset(self):
-        self._it = None
-
-
-def _nan_to_none(x):
-    if isinstance(x, float) and math.isnan(x):
-        return None
-    if isinstance(x, dict):
-        return {k: _nan_to_none(v) for k, v in x.items()}
-    if isinstance(x, (list, tuple)):
-        return [_nan_to_none(v) for v in x]
-    return x
-
-
-# -- evaluation ------------------------------------------------------------------------------------------------------
-def build_test_loader(cfg, batch_size=None):
-    """Loader over this rank's share of DATASETS.TEST (all of it in a single process) and the whole dataset;
-    ``batch_size`` defaults to TEST.BATCH_SIZE."""
-    from ..data import build_dataset
-    dataset = build_dataset(cfg, cfg.DATASETS.TEST, "test")
-    part = dataset if dist.world_size() == 1 else Subset(dataset, dist.shard(range(len(dataset))))
-    batch_size = cfg.TEST.BATCH_SIZE if batch_size is None else batch_size
-    # Its own generator: iterating a loader draws a seed, which must not advance the training's global RNG.
-    return DataLoader(part, batch_size=max(1, int(batch_size)), shuffle=False, num_workers=int(cfg.SOLVER.NUM_WORKERS),
-                      generator=torch.Generator()), dataset
-
-
-def evaluate_on_test(cfg, model, device, loader=None, batch_size=None):
-    """Evaluate on DATASETS.TEST (with TEST.FLIP, on the image and its flip): evaluator's dict plus "mIoU13" for
-    16-class models. ``batch_size`` as ``build_test_loader``'s."""
-    from ..data import class_names
-    if loader is None:
-        loader, _ = build_test_loader(cfg, batch_size)
-    num_classes = int(cfg.MODEL.NUM_CLASSES)
-    res = evaluate(model, loader, num_classes, device, class_names(num_classes), flip=bool(cfg.TEST.FLIP))
-    if dist.world_size() > 1:  # each rank saw its shard: score the summed confusion
-        confusion = res["confusion"]
-        dist.all_reduce_tensor(confusion.mat)
-        iou, res["mIoU"], res["pixel_acc"] = confusion.compute()
-        res["per_class_iou"] = dict(zip(class_names(num_classes), iou.tolist()))
-    if num_classes == 16:
-        iou = torch.tensor([res["per_class_iou"][n] for n in class_names(16)], dtype=torch.float64)
-        res["mIoU13"] = mean_iou(iou, MIOU13_OF_16)
-    return res
-
-
-def results_table(cfg, res, title=""):
-    from ..data import class_names
-    names = class_names(int(cfg.MODEL.NUM_CLASSES))
-    table = format_table(names, torch.tensor([res["per_class_iou"][n] for n in names], dtype=torch.float64), title)
-    if "mIoU13" in res:
-        table += f"\n{'mIoU13':<{max(len(n) for n in names)}}  {100 * res['mIoU13']:6.2f}"
-    return table
-
-
-def write_results(output_dir, res, filename="results.json", **extra):
-    """``output_dir/filename`` (atomic): mIoU, per_class_iou {name: IoU or null}, pixel_acc, [mIoU13], extra."""
-    out = {"mIoU": res["mIoU"], "per_class_iou": res["per_class_iou"], "pixel_acc": res["pixel_acc"]}
-    if "mIoU13" in res:
-        out["mIoU13"] = res["mIoU13"]
-    out.update(extra)
-    path = Path(output_dir) / filename
-    atomic_write_json(path, _nan_to_none(out))
-    return path
-
-
-# -- training --------------------------------------------------------------------------------------------------------
-def _amp_settings(cfg, device, log):
-    amp = str(cfg.SOLVER.AMP or "")
-    if amp not in ("", "bf16", "fp16"):
-        raise ValueError(f"SOLVER.AMP must be '', 'bf16' or 'fp16', got '{amp}'")
-    if amp and device.type != "cuda":
-        log.warning("SOLVER.AMP '%s' ignored on %s (mixed precision is used on CUDA only)", amp, device)
-        amp = ""
-    dtype = {"bf16": torch.bfloat16, "fp16": torch.float16}.get(amp)
-    scaler = torch.amp.GradScaler("cuda") if amp == "fp16" else None
-    return dtype, scaler
-
-
-def check_budget_unchanged(path, state, cfg):
-    """ValueError naming the keys if a run that has bought labels resumes from checkpoint ``path`` (``state``) with
-    another selection budget: its earlier rounds were planned with the checkpoint's."""
-    if not state.get("config"):
-        return
-    differ = config_differences(budget_config(CfgNode.load_cfg(state["config"]).ACTIVE), budget_config(cfg.ACTIVE))
-    if differ:
-        raise ValueError(f"checkpoint {path} was trained with {differ}: a run that has bought labels keeps its "
-                         "selection budget; resume with the checkpoint's values or start a fresh OUTPUT_DIR")
-
-
-def resolve_resume(cfg, output_dir):
-    """The checkpoint to resume from: ``resume`` itself, or with ``resume auto`` the newest checkpoint in
-    ``output_dir`` (None if there is none: a fresh start). None when ``resume`` is empty."""
-    if str(cfg.resume) == "auto":
-        return latest_checkpoint(output_dir)
-    return Path(cfg.resume) if cfg.resume else None
-
-
-def open_pool(root, num_classes):
-    """The labelled pool, opened by rank 0 first: opening finishes a commit a crash interrupted, which only one
-    process may do."""
-    pool = LabelPool(root, num_classes=num_classes, recover=True) if dist.is_main() else None
-    dist.barrier()
-    return pool or LabelPool(root, num_classes=num_classes)
+    def run_step(self):
+        raise NotImplementedError
 
 
 def summed_confusion(confusion):
@@ -286,249 +116,209 @@ def summed_confusion(confusion):
     return dist.all_reduce_tensor(confusion.mat.clone())
 
 
-def round_class_iou(cfg, model, device, train_conf, log):
-    """(per-class IoU or None, its source) for the dynamic weights of the next round (ACTIVE.IOU_SOURCE)."""
-    if cfg.ACTIVE.NAME != "AL-DWACA":
-        return None, "none"
-    if cfg.ACTIVE.IOU_SOURCE == "val":
-        log.warning("ACTIVE.IOU_SOURCE=val: the dynamic class weights use IoU measured on %s, the evaluation set "
-                    "(TEST-SET LEAKAGE; only for reproducing published numbers)", cfg.DATASETS.TEST)
-        res = evaluate_on_test(cfg, model, device, batch_size=cfg.SOLVER.BATCH_SIZE_VAL)
-        return torch.tensor(list(res["per_class_iou"].values())), "val"
-    if cfg.ACTIVE.IOU_SOURCE != "pool":
-        raise ValueError(f"ACTIVE.IOU_SOURCE must be 'pool' or 'val', got '{cfg.ACTIVE.IOU_SOURCE}'")
-    total = ConfusionMatrix(train_conf.num_classes, train_conf.mat.device)
-    total.mat.copy_(summed_confusion(train_conf))
-    if total.mat.sum() == 0:
-        return None, "none"
-    return total.compute()[0], "pool"
+class Trainer(TrainerBase):
+    """RIPU's recipe with active selection (see the module doc). ``Trainer(cfg)`` checks the config, prepares
+    OUTPUT_DIR, reads the checkpoint to resume from, seeds, opens the pool and builds model and optimizer;
+    ``resume_or_load()`` restores the checkpoint's state and builds the data streams at its iteration, which it
+    returns; ``train(start, SOLVER.STOP_ITER)`` runs the loop."""
+
+    def __init__(self, cfg, log=None):
+        super().__init__()
+        check_active_config(cfg)
+        if not cfg.OUTPUT_DIR:
+            raise ValueError("OUTPUT_DIR is empty; pass `OUTPUT_DIR <dir>`")
+        self.cfg = cfg
+        self.output_dir = Path(cfg.OUTPUT_DIR)
+        self.log, self.device = self._prepare_output_dir(log)
+        self.resume_path = resolve_resume(cfg, self.output_dir)
+        self.state = self._read_resume_state()
+        saved_seed = self.state.get("seed") if self.state is not None else None
+        self.seed = seed_everything(cfg.SEED if saved_seed is None else saved_seed)
+        self.log.info("output dir %s, device %s, seed %d, strategy %s %s, %d threads, rank %d of %d",
+                      self.output_dir, self.device, self.seed, cfg.ACTIVE.NAME, cfg.ACTIVE.SETTING,
+                      torch.get_num_threads(), dist.rank(), dist.world_size())
+        for key in unused_settings(cfg):
+            self.log.warning("%s is set but has no effect here (kept so RIPU's configs load)", key)
+        num_classes = int(cfg.MODEL.NUM_CLASSES)
+        self.pool = open_pool(self.output_dir / "pool", num_classes)
+        if self.state is None:
+            check_fresh_start(self.pool, self.output_dir)
+        self.model = build_model(cfg).to(self.device)
+        self.optimizer = build_optimizer(self.model, cfg.SOLVER)
+        self.amp_dtype, self.scaler = self._amp_settings()
+        self.train_conf = ConfusionMatrix(num_classes, self.device)
+        self.rounds_done = 0
+        self.saved_iter = -1  # the last iteration on disk; -1: a fresh run's iteration 0 is not
+        self.last_checkpoint = None
+        self.results = None
+        self.lr, self.losses = None, {}
+        self.register_hooks(self.build_hooks())
+
+    def _prepare_output_dir(self, log):
+        """(logger, device); rank 0 creates OUTPUT_DIR, writes config.yaml and removes torn checkpoint writes."""
+        main = dist.is_main()
+        if main:
+            self.output_dir.mkdir(parents=True, exist_ok=True)
+        log = log or setup_logger(self.output_dir if main else None)
+        device = resolve_device(self.cfg)
+        if main:
+            (self.output_dir / "config.yaml").write_text(self.cfg.dump())
+            for torn in self.output_dir.glob(".model_iter*.tmp"):  # a checkpoint write that was killed
+                torn.unlink()
+        return log, device
+
+    def _read_resume_state(self):
+        if self.resume_path is None:
+            return None
+        state = load_checkpoint(self.resume_path, map_location="cpu")
+        check_model_config(self.resume_path, state, self.cfg)
+        return state
+
+    def _amp_settings(self):
+        """(autocast dtype or None, GradScaler for fp16 or None); SOLVER.AMP is ignored, with a warning, off CUDA."""
+        amp = check_amp(self.cfg.SOLVER.AMP)
+        if amp and self.device.type != "cuda":
+            self.log.warning("SOLVER.AMP '%s' ignored on %s (mixed precision is used on CUDA only)", amp,
+                             self.device)
+            amp = ""
+        return AMP_DTYPES.get(amp), torch.amp.GradScaler("cuda") if amp == "fp16" else None
+
+    def build_hooks(self):
+        stop_iter = int(self.cfg.SOLVER.STOP_ITER)
+        return [IterationLogger(max(1, min(20, stop_iter // 10 or 1))),
+                PeriodicCheckpointer(max(1, int(self.cfg.SOLVER.CHECKPOINT_PERIOD))),
+                SelectionRounds(self.cfg.ACTIVE.SELECT_ITER),
+                FinalEvaluation()]
+
+    def resume_or_load(self):
+        """Restore the checkpoint's state, if resuming, and build the data streams at its iteration; returns it."""
+        start_iter = 0
+        if self.state is not None:
+            start_iter = restore_training_state(self, self.resume_path, self.state)
+            self.saved_iter = start_iter
+            self.log.info("resumed from %s at iteration %d with %d/%d rounds done", self.resume_path, start_iter,
+                          self.pool.rounds_done, len(self.cfg.ACTIVE.SELECT_ITER))
+        self.rounds_done = self.pool.rounds_done
+        self.state = None
+        self.trained = DistributedDataParallel(self.model) if dist.world_size() > 1 else self.model
+        self._build_data(start_iter)
+        self.model.train()
+        return start_iter
+
+    def _build_data(self, start_iter):
+        cfg = self.cfg
+        source = build_dataset(cfg, cfg.DATASETS.SOURCE_TRAIN, "train_source")
+        target = build_dataset(cfg, cfg.DATASETS.TARGET_TRAIN, "train_target",
+                               annotation_provider=self.pool.annotation_provider)
+        self.select_set = build_select_dataset(cfg, self.pool)
+        options = dict(batch_size=int(cfg.SOLVER.BATCH_SIZE), num_workers=int(cfg.SOLVER.NUM_WORKERS),
+                       position=start_iter, pin_memory=self.device.type == "cuda", rank=dist.rank(),
+                       world=dist.world_size())
+        self.src_stream = BatchStream(source, seed=self.seed, **options)
+        self.tgt_stream = BatchStream(target, seed=self.seed + 1, **options)
+        self.log.info("source %s: %d images, target %s: %d images, test %s; %d selection rounds at %s",
+                      cfg.DATASETS.SOURCE_TRAIN, len(source), cfg.DATASETS.TARGET_TRAIN, len(target),
+                      cfg.DATASETS.TEST, len(cfg.ACTIVE.SELECT_ITER), [int(i) for i in cfg.ACTIVE.SELECT_ITER])
+
+    # -- one step ----------------------------------------------------------------------------------------------------
+    def run_step(self):
+        """One source and one target batch: the adaptation losses (``dwaca.losses``), one SGD step, and the
+        confusion of the target predictions on annotated pixels (for the dynamic weights)."""
+        crash_point("train_step")
+        solver = self.cfg.SOLVER
+        self.lr = set_poly_lr(self.optimizer, solver.BASE_LR, self.iter - 1, int(solver.MAX_ITER), solver.LR_POWER)
+        src, tgt = self.src_stream.next(), self.tgt_stream.next()
+        src_lbl = src["label"].to(self.device, non_blocking=True)
+        tgt_lbl = tgt["label"].to(self.device, non_blocking=True)
+        self.optimizer.zero_grad(set_to_none=True)
+        src_logits, tgt_logits = self._forward(src["image"], tgt["image"])
+        losses = adaptation_losses(src_logits, src_lbl, tgt_logits, tgt_lbl, solver)
+        if not torch.isfinite(losses["total"]):
+            raise FloatingPointError(f"non-finite loss at iteration {self.iter}: "
+                                     f"{ {k: v.item() for k, v in losses.items()} }")
+        self._backward(losses["total"])
+        if (tgt_lbl != 255).any():
+            with torch.no_grad():
+                self.train_conf.update(upsample_to(tgt_logits.detach(), tgt_lbl.shape[-2:]).argmax(1), tgt_lbl)
+        self.losses = losses
+
+    def _forward(self, src_img, tgt_img):
+        src_img = src_img.to(self.device, non_blocking=True)
+        tgt_img = tgt_img.to(self.device, non_blocking=True)
+        if self.amp_dtype is None:
+            return self.trained(src_img), self.trained(tgt_img)
+        with torch.autocast("cuda", dtype=self.amp_dtype):
+            src_logits, tgt_logits = self.trained(src_img), self.trained(tgt_img)
+        return src_logits.float(), tgt_logits.float()
+
+    def _backward(self, loss):
+        if self.scaler is None:
+            loss.backward()
+            self.optimizer.step()
+            return
+        self.scaler.scale(loss).backward()
+        self.scaler.step(self.optimizer)
+        self.scaler.update()
+
+    # -- what the hooks call -----------------------------------------------------------------------------------------
+    def checkpoint(self, iteration):
+        """Save the state after ``iteration`` steps. Every rank calls it (the confusion is summed over ranks, the RNG
+        states gathered); rank 0 writes."""
+        check_finite_model(self.model, iteration)  # every rank holds the same weights, so all raise alike
+        conf = summed_confusion(self.train_conf)
+        rng = dist.all_gather_object(rng_state())
+        path = None
+        if dist.is_main():
+            crash_point("checkpoint")
+            path = save_checkpoint(checkpoint_path(self.output_dir, iteration), model=self.model,
+                                   optimizer=self.optimizer, iteration=iteration, rounds_done=self.rounds_done,
+                                   cfg=self.cfg, scaler=self.scaler, train_confusion=conf, seed=self.seed, rng=rng)
+            self.log.info("saved %s", path)
+        self.last_checkpoint, self.saved_iter = path, iteration
+
+    def checkpoint_name(self):
+        return str(self.last_checkpoint) if self.last_checkpoint else None
+
+    def select_round(self, iteration):
+        """Buy the next selection round with the model after ``iteration`` steps; the training confusion and the
+        target stream's prefetched batches start afresh (the pool changed)."""
+        per_class_iou, iou_source = self._round_class_iou()
+        run_selection_round(self.cfg, self.model, self.pool, self.rounds_done, iteration, device=self.device,
+                            per_class_iou=per_class_iou, iou_source=iou_source, dataset=self.select_set,
+                            seed=self.seed)
+        self.rounds_done += 1
+        self.train_conf.reset()
+        self.tgt_stream.reset()
+        self.model.train()
+
+    def _round_class_iou(self):
+        """(per-class IoU or None, its source) for the dynamic weights of the next round (ACTIVE.IOU_SOURCE)."""
+        cfg = self.cfg
+        if cfg.ACTIVE.NAME != "AL-DWACA":
+            return None, "none"
+        if cfg.ACTIVE.IOU_SOURCE == "val":
+            self.log.warning("ACTIVE.IOU_SOURCE=val: the dynamic class weights use IoU measured on %s, the evaluation "
+                             "set (TEST-SET LEAKAGE; only for reproducing published numbers)", cfg.DATASETS.TEST)
+            res = evaluate_on_test(cfg, self.model, self.device, batch_size=cfg.SOLVER.BATCH_SIZE_VAL)
+            return torch.tensor(list(res["per_class_iou"].values())), "val"
+        if cfg.ACTIVE.IOU_SOURCE != "pool":
+            raise ValueError(f"ACTIVE.IOU_SOURCE must be 'pool' or 'val', got '{cfg.ACTIVE.IOU_SOURCE}'")
+        total = ConfusionMatrix(self.train_conf.num_classes, self.train_conf.mat.device)
+        total.mat.copy_(summed_confusion(self.train_conf))
+        if total.mat.sum() == 0:
+            return None, "none"
+        return total.compute()[0], "pool"
+
+    def summary(self):
+        return {"results": self.results, "output_dir": str(self.output_dir), "iteration": self.iter,
+                "rounds_done": self.rounds_done, "checkpoint": self.checkpoint_name(),
+                "train_seconds": self.train_seconds, "seed": self.seed}
 
 
 def train(cfg, log=None):
     """Train (and select) according to ``cfg``, evaluate on DATASETS.TEST, write results.json; returns
-    {"results": evaluator dict, "output_dir", "iteration", "rounds_done", "checkpoint", "seed"}. In a distributed run
-    (process group initialised, see ``dwaca.engine.distributed``) every rank calls it."""
-    from ..data import build_dataset
-    from ..models import build_model
-
-    check_active_config(cfg)
-    if not cfg.OUTPUT_DIR:
-        raise ValueError("OUTPUT_DIR is empty; pass `OUTPUT_DIR <dir>`")
-    output_dir = Path(cfg.OUTPUT_DIR)
-    main = dist.is_main()
-    if main:
-        output_dir.mkdir(parents=True, exist_ok=True)
-    log = log or setup_logger(output_dir if main else None)
-    device = resolve_device(cfg)
-    if main:
-        (output_dir / "config.yaml").write_text(cfg.dump())
-        for torn in output_dir.glob(".model_iter*.tmp"):  # a checkpoint write that was killed
-            torn.unlink()
-
-    resume = resolve_resume(cfg, output_dir)
-    state = None
-    if resume is not None:
-        state = load_checkpoint(resume, map_location="cpu")
-        check_model_config(resume, state, cfg)
-        seed = state.get("seed")
-        seed = seed_everything(cfg.SEED if seed is None else seed)
-    else:
-        seed = seed_everything(cfg.SEED)
-    log.info("output dir %s, device %s, seed %d, strategy %s %s, %d threads, rank %d of %d", output_dir, device,
-             seed, cfg.ACTIVE.NAME, cfg.ACTIVE.SETTING, torch.get_num_threads(), dist.rank(), dist.world_size())
-    for key in unused_settings(cfg):
-        log.warning("%s is set but has no effect here (kept so RIPU's configs load)", key)
-
-    num_classes = int(cfg.MODEL.NUM_CLASSES)
-    pool = open_pool(output_dir / "pool", num_classes)
-    if state is None and pool.rounds_done:
-        raise PoolError(f"{pool.root} already holds {pool.rounds_done} selection rounds; continue that run with "
-                        f"`resume {output_dir}/model_iterNNNNNN.pth` (or `resume auto`) or use a fresh OUTPUT_DIR")
-    model = build_model(cfg).to(device)
-    optimizer = build_optimizer(model, cfg.SOLVER)
-    amp_dtype, scaler = _amp_settings(cfg, device, log)
-    train_conf = ConfusionMatrix(num_classes, device)
-
-    select_iters = [int(i) for i in cfg.ACTIVE.SELECT_ITER]
-    n_rounds = len(select_iters)
-    start_iter = 0
-    if state is not None:
-        load_model_state(model, state, resume)
-        if state.get("optimizer") is not None:
-            optimizer.load_state_dict(state["optimizer"])
-        if scaler is not None and state.get("scaler"):
-            scaler.load_state_dict(state["scaler"])
-        start_iter = int(state["iteration"])
-        ckpt_rounds = int(state.get("rounds_done", 0))
-        if pool.rounds_done:
-            check_budget_unchanged(resume, state, cfg)
-        if pool.rounds_done < ckpt_rounds:
-            raise PoolError(f"checkpoint {resume} has {ckpt_rounds} selection rounds done but the pool at "
-                            f"{pool.root} holds {pool.rounds_done}; resume with the OUTPUT_DIR of the interrupted run")
-        # saved summed over ranks: rank 0 carries it, so the next sum over ranks counts it once
-        if state.get("train_confusion") is not None and pool.rounds_done == ckpt_rounds and main:
-            train_conf.mat.copy_(state["train_confusion"].to(device))
-        if pool.rounds_done > ckpt_rounds:
-            log.warning("the pool holds %d rounds, the checkpoint %d: keeping the pool's rounds (not redone)",
-                        pool.rounds_done, ckpt_rounds)
-        set_rng_state(state.get("rng"))
-        log.info("resumed from %s at iteration %d with %d/%d rounds done", resume, start_iter,
-                 pool.rounds_done, n_rounds)
-    rounds_done = pool.rounds_done
-    del state
-    trained = DistributedDataParallel(model) if dist.world_size() > 1 else model
-
-    source = build_dataset(cfg, cfg.DATASETS.SOURCE_TRAIN, "train_source")
-    target = build_dataset(cfg, cfg.DATASETS.TARGET_TRAIN, "train_target", annotation_provider=pool.annotation_provider)
-    select_set = build_select_dataset(cfg, pool)
-    workers = int(cfg.SOLVER.NUM_WORKERS)
-    bs = int(cfg.SOLVER.BATCH_SIZE)
-    pin = device.type == "cuda"
-    shard = dict(rank=dist.rank(), world=dist.world_size())
-    src_stream = BatchStream(source, bs, seed, workers, position=start_iter, pin_memory=pin, **shard)
-    tgt_stream = BatchStream(target, bs, seed + 1, workers, position=start_iter, pin_memory=pin, **shard)
-    log.info("source %s: %d images, target %s: %d images, test %s; %d selection rounds at %s",
-             cfg.DATASETS.SOURCE_TRAIN, len(source), cfg.DATASETS.TARGET_TRAIN, len(target), cfg.DATASETS.TEST,
-             n_rounds, select_iters)
-
-    def checkpoint(iteration):
-        """Every rank calls it (the confusion is summed over ranks, the RNG states gathered); rank 0 writes."""
-        check_finite_model(model, iteration)  # every rank holds the same weights, so all raise alike
-        conf = summed_confusion(train_conf)
-        rng = dist.all_gather_object(rng_state())
-        if not main:
-            return None
-        crash_point("checkpoint")
-        path = save_checkpoint(checkpoint_path(output_dir, iteration), model=model, optimizer=optimizer,
-                               iteration=iteration, rounds_done=rounds_done, cfg=cfg, scaler=scaler,
-                               train_confusion=conf, seed=seed, rng=rng)
-        log.info("saved %s", path)
-        return path
-
-    stop_iter, max_iter = int(cfg.SOLVER.STOP_ITER), int(cfg.SOLVER.MAX_ITER)
-    period = max(1, int(cfg.SOLVER.CHECKPOINT_PERIOD))
-    log_period = max(1, min(20, stop_iter // 10 or 1))
-    last_ckpt = None
-    saved_iter = start_iter if resume is not None else -1  # -1: a fresh run's iteration 0 is not on disk
-
-    def select_due(iteration):
-        """The selection rounds due after ``iteration`` steps (RIPU: round r sees the model trained
-        ACTIVE.SELECT_ITER[r] steps), each after a checkpoint of the state it starts from."""
-        nonlocal rounds_done, last_ckpt, saved_iter
-        while rounds_done < n_rounds and select_iters[rounds_done] <= iteration:
-            if saved_iter < iteration:
-                last_ckpt, saved_iter = checkpoint(iteration), iteration
-            per_class_iou, iou_source = round_class_iou(cfg, model, device, train_conf, log)
-            run_selection_round(cfg, model, pool, rounds_done, iteration, device=device, per_class_iou=per_class_iou,
-                                iou_source=iou_source, dataset=select_set, seed=seed)
-            rounds_done += 1
-            train_conf.reset()
-            tgt_stream.reset()
-            model.train()
-
-    # A round is bought only when training continues after it, so a run stopped at a round's iteration (crash,
-    # preemption, or STOP_ITER set there to answer the round by hand) leaves it to the run that resumes.
-    t_start = time.perf_counter()
-    if start_iter < stop_iter:
-        select_due(start_iter)
-    model.train()
-    t_window = time.perf_counter()
-    it = start_iter
-    for it in range(start_iter + 1, stop_iter + 1):
-        # 1. one step
-        crash_point("train_step")
-        lr = set_poly_lr(optimizer, cfg.SOLVER.BASE_LR, it - 1, max_iter, cfg.SOLVER.LR_POWER)
-        src, tgt = src_stream.next(), tgt_stream.next()
-        src_img = src["image"].to(device, non_blocking=True)
-        src_lbl = src["label"].to(device, non_blocking=True)
-        tgt_img = tgt["image"].to(device, non_blocking=True)
-        tgt_lbl = tgt["label"].to(device, non_blocking=True)
-        optimizer.zero_grad(set_to_none=True)
-        if amp_dtype is not None:
-            with torch.autocast("cuda", dtype=amp_dtype):
-                src_logits, tgt_logits = trained(src_img), trained(tgt_img)
-            src_logits, tgt_logits = src_logits.float(), tgt_logits.float()
-        else:
-            src_logits, tgt_logits = trained(src_img), trained(tgt_img)
-        losses = adaptation_losses(src_logits, src_lbl, tgt_logits, tgt_lbl, cfg.SOLVER)
-        if not torch.isfinite(losses["total"]):
-            raise FloatingPointError(f"non-finite loss at iteration {it}: "
-                                     f"{ {k: v.item() for k, v in losses.items()} }")
-        if scaler is not None:
-            scaler.scale(losses["total"]).backward()
-            scaler.step(optimizer)
-            scaler.update()
-        else:
-            losses["total"].backward()
-            optimizer.step()
-        if (tgt_lbl != 255).any():
-            with torch.no_grad():
-                train_conf.update(upsample_to(tgt_logits.detach(), tgt_lbl.shape[-2:]).argmax(1), tgt_lbl)
-
-        if it % log_period == 0 or it == stop_iter:
-            dt = (time.perf_counter() - t_window) / log_period
-            t_window = time.perf_counter()
-            eta = dt * (stop_iter - it)
-            log.info("iter %d/%d  lr %.2e  %s  %.2f s/iter  eta %.0f s", it, stop_iter, lr,
-                     "  ".join(f"{k} {v.item():.4f}" for k, v in losses.items()), dt, eta)
-
-        # 2. checkpoint
-        if it % period == 0 or it == stop_iter:
-            last_ckpt, saved_iter = checkpoint(it), it
-
-        # 3. selection rounds due after this step
-        if it < stop_iter:
-            select_due(it)
-    train_seconds = time.perf_counter() - t_start
-    if rounds_done < n_rounds:
-        log.warning("training stopped at iteration %d with %d of %d selection rounds done", it, rounds_done,
-                    n_rounds)
-
-    res = evaluate_on_test(cfg, model, device, batch_size=cfg.SOLVER.BATCH_SIZE_VAL)
-    out = {"results": res, "output_dir": str(output_dir), "iteration": it, "rounds_done": rounds_done,
-           "checkpoint": str(last_ckpt) if last_ckpt else None, "train_seconds": train_seconds, "seed": seed}
-    if not main:
-        return out
-    table = results_table(cfg, res, title=f"{cfg.ACTIVE.NAME} {cfg.ACTIVE.SETTING} on {cfg.DATASETS.TEST}, "
-                                         f"iteration {it}")
-    log.info("\n%s", table)  # the logger writes to stdout too
-    path = write_results(output_dir, res, iteration=it, checkpoint=out["checkpoint"],
-                         strategy=cfg.ACTIVE.NAME, setting=cfg.ACTIVE.SETTING, rounds_done=rounds_done,
-                         pixels_total=pool.pixels_total, budget_pixels=pool.budget_pixels,
-                         train_seconds=round(train_seconds, 2), dataset=cfg.DATASETS.TEST)
-    log.info("mIoU %.2f%%, results written to %s", 100 * res["mIoU"], path)
-    return out
-
-
-def test_checkpoint(cfg, log=None):
-    """Evaluate the checkpoint ``cfg.resume`` (``auto``: the newest in OUTPUT_DIR) on DATASETS.TEST; write
-    OUTPUT_DIR/test_results.json (not results.json: OUTPUT_DIR may be the training run's, whose results.json holds
-    the run's record); return the dict. Bad arguments are refused before OUTPUT_DIR gets a test_log.txt."""
-    from ..models import build_model
-    if not cfg.resume:
-        raise ValueError("pass the checkpoint to evaluate as `resume <path>` (or `resume auto`: the newest in "
-                         "OUTPUT_DIR)")
-    if not cfg.OUTPUT_DIR:
-        raise ValueError("OUTPUT_DIR is empty; pass `OUTPUT_DIR <dir>`")
-    checkpoint = resolve_resume(cfg, cfg.OUTPUT_DIR)
-    if checkpoint is None:  # unlike training, there is nothing to start from
-        raise FileNotFoundError(f"resume auto: no model_iter*.pth checkpoint in OUTPUT_DIR {cfg.OUTPUT_DIR}")
-    log = log or setup_logger(make_dir(cfg.OUTPUT_DIR, "OUTPUT_DIR"), filename="test_log.txt")
-    device = resolve_device(cfg)
-    state = load_checkpoint(checkpoint, map_location="cpu")
-    check_model_config(checkpoint, state, cfg)
-    model = build_model(cfg).to(device)
-    load_model_state(model, state, checkpoint)
-    res = evaluate_on_test(cfg, model, device)
-    table = results_table(cfg, res, title=f"{checkpoint} on {cfg.DATASETS.TEST}")
-    log.info("\n%s", table)  # the logger writes to stdout too
-    path = write_results(cfg.OUTPUT_DIR, res, "test_results.json", iteration=int(state["iteration"]),
-                         checkpoint=str(checkpoint), dataset=cfg.DATASETS.TEST)
-    log.info("mIoU %.2f%%, results written to %s", 100 * res["mIoU"], path)
-    return res
-
-
-test_checkpoint.__test__ = False  # not a pytest test
-
-__all__ = ["BatchStream", "DeviceError", "build_test_loader", "evaluate_on_test", "resolve_device", "resolve_resume",
-           "results_table", "seed_everything", "setup_logger", "test_checkpoint", "train", "write_results"]
+    {"results": evaluator dict, "output_dir", "iteration", "rounds_done", "checkpoint", "train_seconds", "seed"}.
+    In a distributed run (process group initialised, see ``dwaca.utils.comm``) every rank calls it."""
+    trainer = Trainer(cfg, log)
+    trainer.train(trainer.resume_or_load(), int(cfg.SOLVER.STOP_ITER))
+    return trainer.summary()

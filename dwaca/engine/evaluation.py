@@ -1,0 +1,105 @@
+"""Evaluation on DATASETS.TEST: the loader, the scores (summed over ranks), the table and results.json, and the
+evaluation of a saved checkpoint (tools/test.py)."""
+import math
+from pathlib import Path
+
+import torch
+from torch.utils.data import DataLoader, Subset
+
+from ..data import build_dataset, class_names
+from ..models import build_model
+from ..models.checkpoint import check_model_config, load_checkpoint, load_model_state
+from ..utils import comm as dist
+from ..utils.io import atomic_write_json, make_dir
+from .evaluator import evaluate
+from .metrics import MIOU13_OF_16, format_table, mean_iou
+from .resume import resolve_resume
+from .runtime import resolve_device, setup_logger
+
+
+def _nan_to_none(x):
+    if isinstance(x, float) and math.isnan(x):
+        return None
+    if isinstance(x, dict):
+        return {k: _nan_to_none(v) for k, v in x.items()}
+    if isinstance(x, (list, tuple)):
+        return [_nan_to_none(v) for v in x]
+    return x
+
+
+def build_test_loader(cfg, batch_size=None):
+    """Loader over this rank's share of DATASETS.TEST (all of it in a single process) and the whole dataset;
+    ``batch_size`` defaults to TEST.BATCH_SIZE."""
+    dataset = build_dataset(cfg, cfg.DATASETS.TEST, "test")
+    part = dataset if dist.world_size() == 1 else Subset(dataset, dist.shard(range(len(dataset))))
+    batch_size = cfg.TEST.BATCH_SIZE if batch_size is None else batch_size
+    # Its own generator: iterating a loader draws a seed, which must not advance the training's global RNG.
+    return DataLoader(part, batch_size=max(1, int(batch_size)), shuffle=False, num_workers=int(cfg.SOLVER.NUM_WORKERS),
+                      generator=torch.Generator()), dataset
+
+
+def evaluate_on_test(cfg, model, device, loader=None, batch_size=None):
+    """Evaluate on DATASETS.TEST (with TEST.FLIP, on the image and its flip): evaluator's dict plus "mIoU13" for
+    16-class models. ``batch_size`` as ``build_test_loader``'s."""
+    if loader is None:
+        loader, _ = build_test_loader(cfg, batch_size)
+    num_classes = int(cfg.MODEL.NUM_CLASSES)
+    res = evaluate(model, loader, num_classes, device, class_names(num_classes), flip=bool(cfg.TEST.FLIP))
+    if dist.world_size() > 1:  # each rank saw its shard: score the summed confusion
+        confusion = res["confusion"]
+        dist.all_reduce_tensor(confusion.mat)
+        iou, res["mIoU"], res["pixel_acc"] = confusion.compute()
+        res["per_class_iou"] = dict(zip(class_names(num_classes), iou.tolist()))
+    if num_classes == 16:
+        iou = torch.tensor([res["per_class_iou"][n] for n in class_names(16)], dtype=torch.float64)
+        res["mIoU13"] = mean_iou(iou, MIOU13_OF_16)
+    return res
+
+
+def results_table(cfg, res, title=""):
+    names = class_names(int(cfg.MODEL.NUM_CLASSES))
+    table = format_table(names, torch.tensor([res["per_class_iou"][n] for n in names], dtype=torch.float64), title)
+    if "mIoU13" in res:
+        table += f"\n{'mIoU13':<{max(len(n) for n in names)}}  {100 * res['mIoU13']:6.2f}"
+    return table
+
+
+def write_results(output_dir, res, filename="results.json", **extra):
+    """``output_dir/filename`` (atomic): mIoU, per_class_iou {name: IoU or null}, pixel_acc, [mIoU13], extra."""
+    out = {"mIoU": res["mIoU"], "per_class_iou": res["per_class_iou"], "pixel_acc": res["pixel_acc"]}
+    if "mIoU13" in res:
+        out["mIoU13"] = res["mIoU13"]
+    out.update(extra)
+    path = Path(output_dir) / filename
+    atomic_write_json(path, _nan_to_none(out))
+    return path
+
+
+def test_checkpoint(cfg, log=None):
+    """Evaluate the checkpoint ``cfg.resume`` (``auto``: the newest in OUTPUT_DIR) on DATASETS.TEST; write
+    OUTPUT_DIR/test_results.json (not results.json: OUTPUT_DIR may be the training run's, whose results.json holds
+    the run's record); return the dict. Bad arguments are refused before OUTPUT_DIR gets a test_log.txt."""
+    if not cfg.resume:
+        raise ValueError("pass the checkpoint to evaluate as `resume <path>` (or `resume auto`: the newest in "
+                         "OUTPUT_DIR)")
+    if not cfg.OUTPUT_DIR:
+        raise ValueError("OUTPUT_DIR is empty; pass `OUTPUT_DIR <dir>`")
+    checkpoint = resolve_resume(cfg, cfg.OUTPUT_DIR)
+    if checkpoint is None:  # unlike training, there is nothing to start from
+        raise FileNotFoundError(f"resume auto: no model_iter*.pth checkpoint in OUTPUT_DIR {cfg.OUTPUT_DIR}")
+    log = log or setup_logger(make_dir(cfg.OUTPUT_DIR, "OUTPUT_DIR"), filename="test_log.txt")
+    device = resolve_device(cfg)
+    state = load_checkpoint(checkpoint, map_location="cpu")
+    check_model_config(checkpoint, state, cfg)
+    model = build_model(cfg).to(device)
+    load_model_state(model, state, checkpoint)
+    res = evaluate_on_test(cfg, model, device)
+    table = results_table(cfg, res, title=f"{checkpoint} on {cfg.DATASETS.TEST}")
+    log.info("\n%s", table)  # the logger writes to stdout too
+    path = write_results(cfg.OUTPUT_DIR, res, "test_results.json", iteration=int(state["iteration"]),
+                         checkpoint=str(checkpoint), dataset=cfg.DATASETS.TEST)
+    log.info("mIoU %.2f%%, results written to %s", 100 * res["mIoU"], path)
+    return res
+
+
+test_checkpoint.__test__ = False  # not a pytest test
