@@ -33,8 +33,9 @@ test-fast: setup
 demo: setup
 	$(PY) tools/demo.py --out demo_out
 
+# Raw results go to benchmarks/results/<machine>_<date>_<commit>_bench.json (benchmarks/RESULTS.md, "Method").
 bench: setup
-	$(PY) benchmarks/bench_selection.py --json benchmarks/results_cpu.json
+	$(PY) benchmarks/bench_selection.py --json
 
 clean:
 	rm -rf build *.egg-info dwaca/_C*.so $(STAMP)

@@ -3,7 +3,9 @@
 On CUDA it also times the tiled scoring kernel through its bare op (no argument checks, no NaN check sync), with
 and without its pixel phase's row reuse, and the sort that select_regions' walk starts from, alone.
 
-    python benchmarks/bench_selection.py [--device cpu|cuda|all] [--json OUT.json] [--quick]
+    python benchmarks/bench_selection.py [--device cpu|cuda|all] [--json [OUT.json]] [--quick]
+
+--json without a path writes benchmarks/results/<machine>_<date>_<commit>_bench.json (see default_json_path).
 
 Every ratio compares two runs made side by side in this process. Times are medians of
 torch.utils.benchmark blocked_autorange; CUDA timings synchronise. The floor is the time to read the logits
@@ -13,7 +15,9 @@ import argparse
 import json
 import os
 import platform
+import re
 import statistics
+import subprocess
 import sys
 import time
 
@@ -23,6 +27,8 @@ from torch.utils import benchmark
 from dwaca import ops
 from dwaca._extension import build_info
 from dwaca.ops import reference
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 # name, batch, classes, logits (h, w), output (H, W), regions per image (1 % of the pixels as 3x3 regions)
 CASES = {
@@ -135,6 +141,29 @@ def run_case(key, device, batch, bw, quick, skip_reference, failures):
     return rows
 
 
+def git_commit():
+    """Short hash of HEAD, "-dirty" if tracked files differ from it (as git describe --dirty), or "nogit"."""
+    def git(*args):
+        return subprocess.run(["git", *args], cwd=REPO, capture_output=True, text=True, check=True).stdout.strip()
+    try:
+        commit = git("rev-parse", "--short=7", "HEAD")
+        return commit + ("-dirty" if git("status", "--porcelain", "--untracked-files=no") else "")
+    except (OSError, subprocess.CalledProcessError):
+        return "nogit"
+
+
+def machine_name(devices):
+    """h200 for an "NVIDIA H200" (the GPU when one was timed), else cpu-<cores>core."""
+    if "cuda" in devices:
+        return re.sub(r"[^a-z0-9]+", "-", torch.cuda.get_device_name().lower().replace("nvidia", "")).strip("-")
+    return f"cpu-{os.cpu_count()}core"
+
+
+def default_json_path(devices, date, commit):
+    """benchmarks/results/<machine>_<date>_<commit>_bench.json, the raw-results naming of RESULTS.md."""
+    return os.path.join(REPO, "benchmarks", "results", f"{machine_name(devices)}_{date}_{commit}_bench.json")
+
+
 def fmt_time(s):
     if s is None:
         return "-"
@@ -155,7 +184,9 @@ def table(rows):
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--device", choices=["cpu", "cuda", "all"], default="all")
-    p.add_argument("--json", help="write the results here")
+    p.add_argument("--json", nargs="?", const="", metavar="OUT.json",
+                   help="write the results here; without a path, to benchmarks/results/ named by machine, date "
+                        "and commit")
     p.add_argument("--quick", action="store_true", help="shorter timing budget, CPU size only on CPU")
     args = p.parse_args(argv)
     devices = ["cpu"] + (["cuda"] if torch.cuda.is_available() else [])
@@ -176,11 +207,13 @@ def main(argv=None):
     print(table(rows))
     result = dict(rows=rows, machine=machine, torch=torch.__version__, extension=build_info(),
                   python=sys.version.split()[0], cpu_count=os.cpu_count(),
-                  date=time.strftime("%Y-%m-%d"), failures=failures)
+                  date=time.strftime("%Y-%m-%d"), commit=git_commit(), failures=failures)
     print(json.dumps(machine, indent=1))
-    if args.json:
-        with open(args.json, "w") as f:
+    if args.json is not None:
+        path = args.json or default_json_path(devices, result["date"], result["commit"])
+        with open(path, "w") as f:
             json.dump(result, f, indent=1)
+        print("results written to", path)
     return result
 
 

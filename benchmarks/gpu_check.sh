@@ -5,8 +5,8 @@
 # and racecheck on small inputs, then profiles the scoring kernel and the selection walk with Nsight Compute where
 # ncu works: its sections for both, and the tiled scoring kernel's executed instructions per CUDA source line (which
 # tell the pixel phase's cost from the window phase's). Writes env.txt (with ptxas' registers and spills),
-# build.log, tests.log, bench.log, bench.json, sanitize.log, ncu.txt and ncu_source.csv to OUTDIR: the device tool
-# brings back 8 files. DEADLINE_S (default 400) bounds the whole script: the sanitizer and ncu get what is left.
+# build.log, tests.log, bench.log, bench.json, sanitize.log, ncu.txt and ncu_source.csv to OUTDIR (8 files).
+# DEADLINE_S (default 400) bounds the whole script: the sanitizer and ncu get what is left.
 # Exits non-zero if the build, the tests, the benchmark or the sanitizer fail.
 set -uo pipefail
 OUT=${1:?usage: benchmarks/gpu_check.sh OUTDIR}
@@ -30,9 +30,9 @@ grep -E "Compiling entry|Used [0-9]+ registers|spill" "$OUT/build.log" >>"$OUT/e
 
 # The CUDA tests: every test parametrised on the cuda device plus the cuda-only ones (not the CPU emulations of the
 # CUDA kernels, which CI runs). No -x: one failing test must not hide the results of the others.
-# On this workplace's device image (torch 2.11, g++ 13.3 through its /opt/gcc wrapper; ldd lists no libstdc++ for the
-# extension built there) any C++ exception thrown from the extension kills the process (seen 2026-11-27: even a
-# shape check of the CPU op), so the bad-input tests, which CI runs, stay out of this selection.
+# On the H200 image checked on 2026-11-27 (torch 2.11, g++ 13.3 through its /opt/gcc wrapper; ldd lists no libstdc++
+# for the extension built there) any C++ exception thrown from the extension killed the process (even a shape check
+# of the CPU op), so the bad-input tests, which CI runs, stay out of this selection.
 $PY -m pytest -q --maxfail=25 tests/test_ops.py -k "cuda and not emulated" -p no:cacheprovider 2>&1 \
   | tee "$OUT/tests.log"
 tests_rc=${PIPESTATUS[0]}
