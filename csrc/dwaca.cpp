@@ -2,7 +2,7 @@
 #include <torch/extension.h>
 #include <torch/library.h>
 
-#include "cpu/entropy_row.h"
+#include "cpu/region_score_entropy.h"
 #include "region_math.h"
 
 #ifdef WITH_CUDA

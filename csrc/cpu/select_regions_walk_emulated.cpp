@@ -1,12 +1,12 @@
-// select_regions_cuda_emulated: runs the CUDA walk of csrc/greedy_walk.h on CPU for each image, with all 32 lanes
-// of a warp emulated in lockstep and the block's warps one after another between its barriers. It exists to test
-// that kernel's logic where no GPU is visible; the fast CPU path is select_regions (cpu/select_regions.cpp).
+// select_regions_cuda_emulated: runs the CUDA walk of csrc/select_regions_walk.h on CPU for each image, with all 32
+// lanes of a warp emulated in lockstep and the block's warps one after another between its barriers. It exists to
+// test that kernel's logic where no GPU is visible; the fast CPU path is select_regions (cpu/select_regions.cpp).
 #include <ATen/Parallel.h>
 #include <torch/library.h>
 #include <torch/types.h>
 
 #include "checks.h"
-#include "greedy_walk.h"
+#include "select_regions_walk.h"
 
 namespace dwaca {
 namespace {

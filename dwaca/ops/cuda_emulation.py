@@ -1,8 +1,8 @@
 """The CUDA kernels' own code run on the CPU, for tests where no GPU is visible.
 
-:func:`region_score` runs the tiled CUDA kernel's block code (``csrc/region_tile.h``; region_score's CUDA kernel up
-to 64 classes) block by block and thread by thread; :func:`select_regions` runs the CUDA walk
-(``csrc/greedy_walk.h``) with each warp emulated lane by lane. Same arguments, results and errors as
+:func:`region_score` runs the tiled CUDA kernel's block code (``csrc/region_score_tile.h``; region_score's CUDA
+kernel up to 64 classes) block by block and thread by thread; :func:`select_regions` runs the CUDA walk
+(``csrc/select_regions_walk.h``) with each warp emulated lane by lane. Same arguments, results and errors as
 :func:`dwaca.ops.region_score` and :func:`dwaca.ops.select_regions`, CPU tensors only. Slow: not for real work.
 """
 from functools import partial
@@ -11,7 +11,7 @@ import torch
 
 from . import _region_score_with, _select_regions_with
 
-MAX_CLASSES = 64  # csrc/region_tile.h kTileMaxClasses
+MAX_CLASSES = 64  # csrc/region_score_tile.h kTileMaxClasses
 
 
 def region_score(logits, *, radius=1, class_weights=None, out_size=None, labeled=None, sigma=0.0, row_reuse=True):
