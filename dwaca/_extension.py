@@ -1,4 +1,4 @@
-"""Loads the compiled extension `dwaca._C`, which registers the torch.ops.dwaca operators on import."""
+"""Loads the compiled extension `dwaca._C`; importing it registers the torch.ops.dwaca and dwaca_testing operators."""
 import importlib
 
 import torch  # noqa: F401  (loads the libtorch libraries that _C links against)

@@ -120,7 +120,7 @@ def _region_score_fake(logits, class_weights, labeled, radius, sigma, out_h, out
 torch.library.register_fake("dwaca::region_score", _region_score_fake)
 
 
-@torch.library.register_fake("dwaca::region_score_tiled")
+@torch.library.register_fake("dwaca_testing::region_score_tiled")
 def _region_score_tiled_fake(logits, class_weights, labeled, radius, sigma, out_h, out_w, row_reuse):
     return _region_score_fake(logits, class_weights, labeled, radius, sigma, out_h, out_w)
 
@@ -133,4 +133,4 @@ def _select_regions_fake(score, num_regions, radius, exclusion_radius):
 
 
 torch.library.register_fake("dwaca::select_regions", _select_regions_fake)
-torch.library.register_fake("dwaca::select_regions_cuda_emulated", _select_regions_fake)
+torch.library.register_fake("dwaca_testing::select_regions_cuda_emulated", _select_regions_fake)
