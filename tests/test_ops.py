@@ -1,10 +1,12 @@
 """dwaca.ops kernels vs ops.reference on fresh random inputs, the naive greedy loop, opcheck and bad input."""
+import ast
 import math
 import os
 import platform
 import subprocess
 import sys
 import textwrap
+from pathlib import Path
 
 import pytest
 import torch
@@ -427,6 +429,27 @@ def test_direct_op_call_checks_survive():
     for op in (torch.ops.dwaca.select_regions, torch.ops.dwaca_testing.select_regions_cuda_emulated):
         with pytest.raises(RuntimeError, match="num_regions must have one entry per image"):
             op(torch.rand(2, 3, 3), [1], 1, 2)
+
+
+# ---------------------------------------------------------------------------------------------- the package
+
+
+def test_ops_modules_do_not_import_their_package():
+    # dwaca.ops imports its modules, so a module that imports dwaca.ops back (even inside a function) is a cycle
+    for path in Path(ops.__file__).parent.glob("*.py"):
+        if path.name == "__init__.py":
+            continue
+        for node in ast.walk(ast.parse(path.read_text(), str(path))):
+            if isinstance(node, ast.Import):
+                targets = [alias.name for alias in node.names]
+            elif isinstance(node, ast.ImportFrom):
+                # relative to this module's package, dwaca.ops, one package up per further dot
+                package = "dwaca.ops".rsplit(".", node.level - 1)[0] if node.level else ""
+                module = ".".join(filter(None, [package, node.module]))
+                targets = [module] + [f"{module}.{alias.name}" for alias in node.names]
+            else:
+                continue
+            assert "dwaca.ops" not in targets, f"{path.name}:{node.lineno} imports its package dwaca.ops"
 
 
 # ---------------------------------------------------------------------------------------------- CUDA

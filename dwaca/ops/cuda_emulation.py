@@ -9,17 +9,17 @@ from functools import partial
 
 import torch
 
-from . import _region_score_with, _select_regions_with
+from ._wrappers import region_score_with, select_regions_with
 
 MAX_CLASSES = 64  # csrc/region_score_tile.h kTileMaxClasses
 
 
 def region_score(logits, *, radius=1, class_weights=None, out_size=None, labeled=None, sigma=0.0, row_reuse=True):
     """``row_reuse=False``: the tiled kernel's pixel phase one pixel at a time, not in column strips."""
-    return _region_score_with(partial(torch.ops.dwaca_testing.region_score_tiled, row_reuse=row_reuse), MAX_CLASSES,
-                              logits, radius, class_weights, out_size, labeled, sigma)
+    return region_score_with(partial(torch.ops.dwaca_testing.region_score_tiled, row_reuse=row_reuse), MAX_CLASSES,
+                             logits, radius, class_weights, out_size, labeled, sigma)
 
 
 def select_regions(score, num_regions, *, radius=1, exclusion_radius=None):
-    return _select_regions_with(torch.ops.dwaca_testing.select_regions_cuda_emulated, score, num_regions, radius,
-                                exclusion_radius)
+    return select_regions_with(torch.ops.dwaca_testing.select_regions_cuda_emulated, score, num_regions, radius,
+                               exclusion_radius)
