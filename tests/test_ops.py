@@ -434,6 +434,16 @@ def test_direct_op_call_checks_survive():
 # ---------------------------------------------------------------------------------------------- the package
 
 
+@pytest.mark.parametrize("key", ["max_radius", "max_classes"])
+def test_mismatched_build_fails_import(monkeypatch, key):
+    # an extension compiled with other limits than those the Python side checks arguments against is refused at
+    # import, under python -O too
+    built = _extension.build_info()
+    monkeypatch.setattr(_extension, "build_info", lambda: {**built, key: built[key] + 1})
+    with pytest.raises(ImportError, match=rf"{key} {built[key] + 1}, not {built[key]}\).*make setup"):
+        ops._check_build()
+
+
 def test_ops_modules_do_not_import_their_package():
     # dwaca.ops imports its modules, so a module that imports dwaca.ops back (even inside a function) is a cycle
     for path in Path(ops.__file__).parent.glob("*.py"):

@@ -27,8 +27,16 @@ from ._wrappers import region_score_with, select_regions_with
 __all__ = ["region_score", "select_regions", "RegionScore", "Selection", "reference", "MAX_RADIUS", "MAX_CLASSES"]
 
 
-assert (_extension.build_info()["max_radius"], _extension.build_info()["max_classes"]) == (MAX_RADIUS, MAX_CLASSES), \
-    "dwaca._C was built from other sources; rebuild it with `make setup`"
+def _check_build():
+    """Raises ImportError unless dwaca._C was compiled with the limits this package checks arguments against."""
+    info = _extension.build_info()
+    wrong = [f"{key} {info.get(key)}, not {want}"
+             for key, want in (("max_radius", MAX_RADIUS), ("max_classes", MAX_CLASSES)) if info.get(key) != want]
+    if wrong:
+        raise ImportError(f"dwaca._C was built from other sources ({'; '.join(wrong)}); {_extension.REBUILD}")
+
+
+_check_build()
 
 
 def region_score(logits, *, radius=1, class_weights=None, out_size=None, labeled=None, sigma=0.0):
