@@ -103,7 +103,7 @@ def run_case(key, device, batch, bw, quick, skip_reference, failures):
     if device == "cuda":
         for row_reuse, label in [(True, "  tiled kernel, bare op"), (False, "  same, one pixel at a time")]:
             def bare(row_reuse=row_reuse):
-                return torch.ops.dwaca.region_score_tiled(logits, cw, None, 1, 0.0, H, W, row_reuse)
+                return torch.ops.dwaca_testing.region_score_tiled(logits, cw, None, 1, 0.0, H, W, row_reuse)
             rows.append(dict(case=name, op=label, device=device, batch=batch,
                              ext_s=median_time(bare, device, budget) / batch, ref_s=None, floor_s=None,
                              peak_extra_bytes=None, output_bytes=None))

@@ -59,7 +59,7 @@ fi
 
 if command -v ncu >/dev/null && [ "$(left)" -gt 60 ]; then
   # source view of both launches of the tiled kernel (row reuse, then one pixel at a time) in at most a third of
-  # what is left; setup.py's -lineinfo ties the SASS to region_tile.h's lines (per SASS line if this ncu cannot
+  # what is left; setup.py's -lineinfo ties the SASS to region_score_tile.h's lines (per SASS line if this ncu cannot
   # print CUDA lines)
   rep=$(mktemp -d)/tiled
   timeout $(( $(left) / 3 )) ncu --clock-control none --kernel-name regex:region_score_tiled --launch-count 2 \

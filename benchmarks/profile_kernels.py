@@ -16,7 +16,7 @@ def main():
     logits = (torch.randn(8, 19, 640, 1280, generator=gen) * 3).cuda()
     cw = torch.rand(19, generator=gen).cuda()
     score = ops.region_score(logits, radius=1, class_weights=cw, out_size=(1024, 2048)).score
-    torch.ops.dwaca.region_score_tiled(logits, cw, None, 1, 0.0, 1024, 2048, False)  # without row reuse
+    torch.ops.dwaca_testing.region_score_tiled(logits, cw, None, 1, 0.0, 1024, 2048, False)  # without row reuse
     ops.select_regions(score[:1], round(0.01 * 1024 * 2048 / 9), radius=1)
     torch.cuda.synchronize()
 

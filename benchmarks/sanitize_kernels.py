@@ -33,8 +33,8 @@ def main():
             bad.append(f"region_score C={C} k={radius}")
         if C <= 64:  # the tiled kernel's pixel phase one pixel at a time: the same floats as its row reuse
             args = (logits.cuda(), cw.cuda(), labeled.cuda(), radius, sigma, H, W)
-            strips = torch.ops.dwaca.region_score_tiled(*args, True)
-            pixels = torch.ops.dwaca.region_score_tiled(*args, False)
+            strips = torch.ops.dwaca_testing.region_score_tiled(*args, True)
+            pixels = torch.ops.dwaca_testing.region_score_tiled(*args, False)
             if not all(torch.equal(g, e) for g, e in zip(pixels, strips)):
                 bad.append(f"region_score_tiled without row reuse C={C} k={radius}")
         for r, m in [(1, None), (2, None), (0, 3), (3, 17)]:

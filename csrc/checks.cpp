@@ -1,5 +1,5 @@
 // Argument checks and helpers shared by the CPU and CUDA implementations. The Python wrapper in dwaca/ops raises
-// ValueError/TypeError first; these TORCH_CHECKs guard direct torch.ops.dwaca calls.
+// ValueError/TypeError first; these TORCH_CHECKs guard direct torch.ops.dwaca and torch.ops.dwaca_testing calls.
 #include "checks.h"
 
 #include <algorithm>

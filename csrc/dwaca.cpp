@@ -1,8 +1,10 @@
 // The op schemas (one per op, implemented per device in cpu/ and cuda/) and the Python module dwaca._C.
+// torch.ops.dwaca holds the public ops only: the ops through which tests and benchmarks reach the CUDA kernels' code
+// are no API, and live in torch.ops.dwaca_testing.
 #include <torch/extension.h>
 #include <torch/library.h>
 
-#include "cpu/entropy_row.h"
+#include "cpu/region_score_entropy.h"
 #include "region_math.h"
 
 #ifdef WITH_CUDA
@@ -14,13 +16,16 @@ TORCH_LIBRARY(dwaca, m) {
   m.def(
       "region_score(Tensor logits, Tensor? class_weights, Tensor? labeled, int radius, float sigma, "
       "int out_h, int out_w) -> (Tensor, Tensor, Tensor)");
+  // score (B, H, W) float32 -> centers (B, max(num_regions), 2) int64, selected (B, H, W) bool, excluded (B, H, W) bool.
+  m.def("select_regions(Tensor score, int[] num_regions, int radius, int exclusion_radius) -> (Tensor, Tensor, Tensor)");
+}
+
+TORCH_LIBRARY(dwaca_testing, m) {
   // region_score through the tiled CUDA kernel (at most 64 classes): on CUDA that kernel, on CPU its block code run
   // serially (for tests without a GPU). row_reuse=false turns off its pixel phase's column strips.
   m.def(
       "region_score_tiled(Tensor logits, Tensor? class_weights, Tensor? labeled, int radius, float sigma, "
       "int out_h, int out_w, bool row_reuse) -> (Tensor, Tensor, Tensor)");
-  // score (B, H, W) float32 -> centers (B, max(num_regions), 2) int64, selected (B, H, W) bool, excluded (B, H, W) bool.
-  m.def("select_regions(Tensor score, int[] num_regions, int radius, int exclusion_radius) -> (Tensor, Tensor, Tensor)");
   // For tests without a GPU, CPU only: select_regions through the CUDA walk, its warps emulated lane by lane.
   m.def(
       "select_regions_cuda_emulated(Tensor score, int[] num_regions, int radius, int exclusion_radius) "
@@ -49,6 +54,6 @@ py::dict build_info() {
 }  // namespace
 
 PYBIND11_MODULE(TORCH_EXTENSION_NAME, m) {
-  m.doc() = "dwaca kernels; importing this module registers the torch.ops.dwaca operators";
+  m.doc() = "dwaca kernels; importing this module registers the torch.ops.dwaca and torch.ops.dwaca_testing operators";
   m.def("build_info", &build_info, "How this extension was built: CUDA or not, versions, limits");
 }

@@ -1,18 +1,18 @@
-"""Loads the compiled extension `dwaca._C`, which registers the torch.ops.dwaca operators on import."""
+"""Loads the compiled extension `dwaca._C`; importing it registers the torch.ops.dwaca and dwaca_testing operators."""
 import importlib
 
 import torch  # noqa: F401  (loads the libtorch libraries that _C links against)
 
-_REBUILD = "rebuild it with `make setup` (or `pip install --no-build-isolation -e .`) in the repository root"
+REBUILD = "rebuild it with `make setup` (or `pip install --no-build-isolation -e .`) in the repository root"
 
 
 def load():
     try:
         module = importlib.import_module("dwaca._C")
     except ImportError as e:
-        raise ImportError(f"dwaca's compiled extension dwaca._C could not be imported ({e}); {_REBUILD}") from e
+        raise ImportError(f"dwaca's compiled extension dwaca._C could not be imported ({e}); {REBUILD}") from e
     if not hasattr(module, "build_info"):
-        raise ImportError(f"dwaca._C is from another build; {_REBUILD}")
+        raise ImportError(f"dwaca._C is from another build; {REBUILD}")
     return module
 
 

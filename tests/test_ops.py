@@ -1,10 +1,12 @@
 """dwaca.ops kernels vs ops.reference on fresh random inputs, the naive greedy loop, opcheck and bad input."""
+import ast
 import math
 import os
 import platform
 import subprocess
 import sys
 import textwrap
+from pathlib import Path
 
 import pytest
 import torch
@@ -320,11 +322,25 @@ def test_opcheck(device):
     torch.library.opcheck(torch.ops.dwaca.region_score.default, (x, cw, lab, 1, 0.5, 9, 11))
     torch.library.opcheck(torch.ops.dwaca.region_score.default, (x, None, None, 0, 0.0, 6, 7))
     for row_reuse in (True, False):
-        torch.library.opcheck(torch.ops.dwaca.region_score_tiled.default, (x, cw, lab, 1, 0.0, 9, 11, row_reuse))
+        torch.library.opcheck(torch.ops.dwaca_testing.region_score_tiled.default,
+                              (x, cw, lab, 1, 0.0, 9, 11, row_reuse))
     emulated = device == "cpu"  # the walk's emulation is a CPU op
     s = torch.rand(2, 9, 11, generator=gen).to(device)
-    for op in [torch.ops.dwaca.select_regions] + [torch.ops.dwaca.select_regions_cuda_emulated] * emulated:
+    for op in [torch.ops.dwaca.select_regions] + [torch.ops.dwaca_testing.select_regions_cuda_emulated] * emulated:
         torch.library.opcheck(op.default, (s, [3, 5], 1, 2))
+
+
+def registered_ops(namespace):
+    """Names of the ops the dispatcher holds in `namespace`, overloads folded."""
+    prefix = namespace + "::"
+    return sorted({name[len(prefix):].split(".")[0] for name in torch._C._dispatch_get_all_op_names()
+                   if name.startswith(prefix)})
+
+
+def test_public_namespace_holds_only_the_public_ops():
+    # the ops that reach the CUDA kernels' code for tests and benchmarks are no API: they stay out of torch.ops.dwaca
+    assert registered_ops("dwaca") == ["region_score", "select_regions"]
+    assert registered_ops("dwaca_testing") == ["region_score_tiled", "select_regions_cuda_emulated"]
 
 
 # ---------------------------------------------------------------------------------------------- bad input
@@ -401,18 +417,49 @@ def test_tiled_kernel_emulation_class_limit():
     with pytest.raises(ValueError, match="between 2 and 64 classes"):
         cuda_emulation.region_score(torch.randn(1, 65, 4, 4))
     with pytest.raises(RuntimeError, match="at most 64 classes"):
-        torch.ops.dwaca.region_score_tiled(torch.randn(1, 65, 4, 4), None, None, 1, 0.0, 4, 4, True)
+        torch.ops.dwaca_testing.region_score_tiled(torch.randn(1, 65, 4, 4), None, None, 1, 0.0, 4, 4, True)
 
 
 def test_direct_op_call_checks_survive():
-    # torch.ops.dwaca.* called without the Python wrapper still refuses bad shapes instead of crashing.
+    # torch.ops.dwaca(_testing).* called without the Python wrapper still refuses bad shapes instead of crashing.
     with pytest.raises(RuntimeError, match="logits must be 4-D"):
         torch.ops.dwaca.region_score(torch.randn(3, 4, 5), None, None, 1, 0.0, 4, 5)
     with pytest.raises(RuntimeError, match=r"out_size must be in \[1, 2\^31\)"):
         torch.ops.dwaca.region_score(torch.randn(1, 4, 5, 6), None, None, 1, 0.0, 2**31, 5)
-    for op in (torch.ops.dwaca.select_regions, torch.ops.dwaca.select_regions_cuda_emulated):
+    for op in (torch.ops.dwaca.select_regions, torch.ops.dwaca_testing.select_regions_cuda_emulated):
         with pytest.raises(RuntimeError, match="num_regions must have one entry per image"):
             op(torch.rand(2, 3, 3), [1], 1, 2)
+
+
+# ---------------------------------------------------------------------------------------------- the package
+
+
+@pytest.mark.parametrize("key", ["max_radius", "max_classes"])
+def test_mismatched_build_fails_import(monkeypatch, key):
+    # an extension compiled with other limits than those the Python side checks arguments against is refused at
+    # import, under python -O too
+    built = _extension.build_info()
+    monkeypatch.setattr(_extension, "build_info", lambda: {**built, key: built[key] + 1})
+    with pytest.raises(ImportError, match=rf"{key} {built[key] + 1}, not {built[key]}\).*make setup"):
+        ops._check_build()
+
+
+def test_ops_modules_do_not_import_their_package():
+    # dwaca.ops imports its modules, so a module that imports dwaca.ops back (even inside a function) is a cycle
+    for path in Path(ops.__file__).parent.glob("*.py"):
+        if path.name == "__init__.py":
+            continue
+        for node in ast.walk(ast.parse(path.read_text(), str(path))):
+            if isinstance(node, ast.Import):
+                targets = [alias.name for alias in node.names]
+            elif isinstance(node, ast.ImportFrom):
+                # relative to this module's package, dwaca.ops, one package up per further dot
+                package = "dwaca.ops".rsplit(".", node.level - 1)[0] if node.level else ""
+                module = ".".join(filter(None, [package, node.module]))
+                targets = [module] + [f"{module}.{alias.name}" for alias in node.names]
+            else:
+                continue
+            assert "dwaca.ops" not in targets, f"{path.name}:{node.lineno} imports its package dwaca.ops"
 
 
 # ---------------------------------------------------------------------------------------------- CUDA
@@ -531,7 +578,7 @@ def test_cuda_tiled_row_reuse_is_the_per_pixel_path_bit_for_bit():
         x = random_logits(gen, *shape, ties=ties, device="cuda")
         cw = torch.rand(shape[1], generator=gen).cuda()
         args = (x, cw, None, k, sigma, *out_size)
-        strips = torch.ops.dwaca.region_score_tiled(*args, True)
-        pixels = torch.ops.dwaca.region_score_tiled(*args, False)
+        strips = torch.ops.dwaca_testing.region_score_tiled(*args, True)
+        pixels = torch.ops.dwaca_testing.region_score_tiled(*args, False)
         for a, b in zip(strips, pixels):
             assert torch.equal(a, b), (shape, out_size, k)

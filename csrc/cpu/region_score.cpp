@@ -12,7 +12,7 @@
 
 #include "checks.h"
 #include "region_math.h"
-#include "entropy_row.h"
+#include "region_score_entropy.h"
 #include "vec_math.h"
 
 namespace dwaca {

@@ -1,6 +1,6 @@
-// region_score_tiled on CPU: runs the tiled CUDA kernel's block code (csrc/region_tile.h) block by block, all
-// threads through phase 1, then all through phase 2 (what the kernel's one barrier guarantees). It exists to test
-// that kernel's logic where no GPU is visible; it is not a fast CPU path (that is region_score).
+// dwaca_testing::region_score_tiled on CPU: runs the tiled CUDA kernel's block code (csrc/region_score_tile.h) block
+// by block, all threads through phase 1, then all through phase 2 (what the kernel's one barrier guarantees). It
+// exists to test that kernel's logic where no GPU is visible; it is not a fast CPU path (that is region_score).
 #include <ATen/Parallel.h>
 #include <torch/library.h>
 #include <torch/types.h>
@@ -8,7 +8,7 @@
 #include <vector>
 
 #include "checks.h"
-#include "region_tile.h"
+#include "region_score_tile.h"
 
 namespace dwaca {
 namespace {
@@ -58,6 +58,6 @@ std::tuple<at::Tensor, at::Tensor, at::Tensor> region_score_tiled_emulated(
 
 }  // namespace
 
-TORCH_LIBRARY_IMPL(dwaca, CPU, m) { m.impl("region_score_tiled", &region_score_tiled_emulated); }
+TORCH_LIBRARY_IMPL(dwaca_testing, CPU, m) { m.impl("region_score_tiled", &region_score_tiled_emulated); }
 
 }  // namespace dwaca

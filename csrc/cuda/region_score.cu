@@ -15,7 +15,7 @@
 #include "checks.h"
 #include "cuda/region_score_tiled.h"
 #include "region_math.h"
-#include "region_tile.h"
+#include "region_score_tile.h"
 
 namespace dwaca {
 namespace {

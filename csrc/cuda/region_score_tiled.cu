@@ -1,6 +1,6 @@
-// region_score's CUDA kernel up to 64 classes: the register-tiled block code of csrc/region_tile.h, one block per
-// output tile. csrc/cuda/region_score.cu sends other logits to the general kernel. Also the CUDA side of the
-// region_score_tiled op, which can turn the pixel phase's row reuse off (for tests and the benchmark).
+// region_score's CUDA kernel up to 64 classes: the register-tiled block code of csrc/region_score_tile.h, one block
+// per output tile. csrc/cuda/region_score.cu sends other logits to the general kernel. Also the CUDA side of the
+// dwaca_testing::region_score_tiled op, which can turn the pixel phase's row reuse off (for tests and the benchmark).
 #include <c10/cuda/CUDAException.h>
 #include <c10/cuda/CUDAGuard.h>
 #include <c10/cuda/CUDAStream.h>
@@ -9,7 +9,7 @@
 
 #include "checks.h"
 #include "cuda/region_score_tiled.h"
-#include "region_tile.h"
+#include "region_score_tile.h"
 
 namespace dwaca {
 namespace {
@@ -90,6 +90,6 @@ std::tuple<at::Tensor, at::Tensor, at::Tensor> region_score_tiled_cuda(const Reg
   return call.outputs();
 }
 
-TORCH_LIBRARY_IMPL(dwaca, CUDA, m) { m.impl("region_score_tiled", &region_score_tiled_op); }
+TORCH_LIBRARY_IMPL(dwaca_testing, CUDA, m) { m.impl("region_score_tiled", &region_score_tiled_op); }
 
 }  // namespace dwaca

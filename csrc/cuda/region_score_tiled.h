@@ -1,6 +1,6 @@
 // The tiled region_score kernel's launcher (csrc/cuda/region_score_tiled.cu), called by region_score's CUDA
-// implementation (csrc/cuda/region_score.cu) for logits that tiled_kernel_fits (csrc/region_tile.h), and the grid
-// both kernels launch with.
+// implementation (csrc/cuda/region_score.cu) for logits that tiled_kernel_fits (csrc/region_score_tile.h), and the
+// grid both kernels launch with.
 #pragma once
 #include <ATen/core/Tensor.h>
 #include <cuda_runtime.h>

@@ -1,7 +1,7 @@
 // CUDA select_regions: exact greedy selection. Candidates are sorted once (stable, descending, so equal scores
 // keep row-major order); then one block per image walks the sorted list 32 candidates at a time: one warp picks,
-// the block's warps mark the picks' windows (csrc/greedy_walk.h). This visits candidates in exactly the order of
-// the max-then-mask loop.
+// the block's warps mark the picks' windows (csrc/select_regions_walk.h). This visits candidates in exactly the
+// order of the max-then-mask loop.
 #include <c10/cuda/CUDAException.h>
 #include <c10/cuda/CUDAStream.h>
 #include <c10/cuda/CUDAGuard.h>
@@ -9,7 +9,7 @@
 #include <torch/types.h>
 
 #include "checks.h"
-#include "greedy_walk.h"
+#include "select_regions_walk.h"
 
 namespace dwaca {
 namespace {

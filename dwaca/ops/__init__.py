@@ -16,25 +16,29 @@ upsampling of the logits to ``out_size`` (``align_corners=True``):
 ``sigma > 0`` is the context-aware variant: each neighbour counts with weight ``exp(-(dy^2 + dx^2) / (2 sigma^2))``
 in both the class histogram and the entropy average (``n`` becomes the sum of in-image weights).
 """
-import math
-from collections import namedtuple
-
 import torch
 
 from .. import _extension
 from . import reference
-from ._args import (CLASS_WEIGHTS_VALUES, check_score, class_weights_arg, int_arg, labeled_arg, logits_arg,
-                    num_regions_arg, sigma_arg)
+from ._args import MAX_CLASSES, MAX_RADIUS
+from ._types import RegionScore, Selection
+from ._wrappers import region_score_with, select_regions_with
 
 __all__ = ["region_score", "select_regions", "RegionScore", "Selection", "reference", "MAX_RADIUS", "MAX_CLASSES"]
 
-RegionScore = namedtuple("RegionScore", ["score", "impurity", "uncertainty"])
-Selection = namedtuple("Selection", ["centers", "selected", "excluded"])
 
-MAX_RADIUS = reference.MAX_RADIUS
-MAX_CLASSES = reference.MAX_CLASSES
-assert (_extension.build_info()["max_radius"], _extension.build_info()["max_classes"]) == (MAX_RADIUS, MAX_CLASSES), \
-    "dwaca._C was built from other sources; rebuild it with `make setup`"
+def _check_build():
+    """Raises ImportError unless dwaca._C was compiled with the limits this package checks arguments against."""
+    info = _extension.build_info()
+    wrong = [f"{key} {info.get(key)}, not {want}"
+             for key, want in (("max_radius", MAX_RADIUS), ("max_classes", MAX_CLASSES)) if info.get(key) != want]
+    if wrong:
+        raise ImportError(f"dwaca._C was built from other sources ({'; '.join(wrong)}); {_extension.REBUILD}")
+
+
+_check_build()
+
+
 def region_score(logits, *, radius=1, class_weights=None, out_size=None, labeled=None, sigma=0.0):
     """Fused DWACA region score.
 
@@ -53,29 +57,8 @@ def region_score(logits, *, radius=1, class_weights=None, out_size=None, labeled
     Raises:
         TypeError / ValueError naming the argument on bad input, ValueError if the logits hold NaN or inf.
     """
-    return _region_score_with(torch.ops.dwaca.region_score, MAX_CLASSES, logits, radius, class_weights, out_size,
-                              labeled, sigma)
-
-
-def _region_score_with(op, max_classes, logits, radius, class_weights, out_size, labeled, sigma):
-    B, C, H, W = logits_arg(logits, out_size, max_classes)
-    radius = int_arg("radius", radius, 0, MAX_RADIUS)
-    sigma = sigma_arg(sigma)
-    cw = class_weights_arg(class_weights, C, logits.device, check_values=False)
-    lab = labeled_arg(labeled, (B, H, W), logits.device)
-    score, impurity, uncertainty = op(logits, cw, lab, radius, sigma, H, W)
-    # The value checks cost one host sync after the kernel: the kernels mark NaN/inf logits by a NaN impurity
-    # (otherwise always finite), and the weights must be finite and >= 0 (bad weights only make bad outputs, which
-    # are then not returned).
-    if cw is not None:
-        total, weight_min, weight_max = torch.stack([impurity.sum(), *torch.aminmax(cw)]).tolist()  # NaN propagates
-        if not (weight_min >= 0 and math.isfinite(weight_max)):
-            raise ValueError(CLASS_WEIGHTS_VALUES)
-    else:
-        total = impurity.sum().item() if B > 0 else 0.0
-    if math.isnan(total):
-        raise ValueError("logits contain NaN or inf")
-    return RegionScore(score, impurity, uncertainty)
+    return region_score_with(torch.ops.dwaca.region_score, MAX_CLASSES, logits, radius, class_weights, out_size,
+                             labeled, sigma)
 
 
 def select_regions(score, num_regions, *, radius=1, exclusion_radius=None):
@@ -95,21 +78,7 @@ def select_regions(score, num_regions, *, radius=1, exclusion_radius=None):
         Selection(centers (B, N, 2) int64 (row, col) with -1 where fewer than N were picked, N = max(num_regions);
         selected (B, H, W) bool; excluded (B, H, W) bool).
     """
-    return _select_regions_with(torch.ops.dwaca.select_regions, score, num_regions, radius, exclusion_radius)
-
-
-def _select_regions_with(op, score, num_regions, radius, exclusion_radius):
-    check_score(score)
-    radius = int_arg("radius", radius)
-    exclusion_radius = 2 * radius if exclusion_radius is None else int_arg("exclusion_radius", exclusion_radius)
-    B, H, W = score.shape
-    counts = num_regions_arg(num_regions, B)
-    if B == 0:  # no image to carry the count: keep N from an int num_regions
-        n = num_regions if isinstance(num_regions, int) else 0
-        return Selection(score.new_full((0, n, 2), -1, dtype=torch.int64),
-                         score.new_zeros((0, H, W), dtype=torch.bool), score.new_zeros((0, H, W), dtype=torch.bool))
-    centers, selected, excluded = op(score, counts, radius, exclusion_radius)
-    return Selection(centers, selected, excluded)
+    return select_regions_with(torch.ops.dwaca.select_regions, score, num_regions, radius, exclusion_radius)
 
 
 def _region_score_fake(logits, class_weights, labeled, radius, sigma, out_h, out_w):
@@ -120,7 +89,7 @@ def _region_score_fake(logits, class_weights, labeled, radius, sigma, out_h, out
 torch.library.register_fake("dwaca::region_score", _region_score_fake)
 
 
-@torch.library.register_fake("dwaca::region_score_tiled")
+@torch.library.register_fake("dwaca_testing::region_score_tiled")
 def _region_score_tiled_fake(logits, class_weights, labeled, radius, sigma, out_h, out_w, row_reuse):
     return _region_score_fake(logits, class_weights, labeled, radius, sigma, out_h, out_w)
 
@@ -133,4 +102,4 @@ def _select_regions_fake(score, num_regions, radius, exclusion_radius):
 
 
 torch.library.register_fake("dwaca::select_regions", _select_regions_fake)
-torch.library.register_fake("dwaca::select_regions_cuda_emulated", _select_regions_fake)
+torch.library.register_fake("dwaca_testing::select_regions_cuda_emulated", _select_regions_fake)

@@ -11,6 +11,7 @@ import torch.nn.functional as F
 
 from ._args import (MAX_CLASSES, MAX_RADIUS, check_score, class_weights_arg, int_arg, labeled_arg, logits_arg,
                     num_regions_arg, sigma_arg)
+from ._types import RegionScore, Selection
 
 __all__ = ["region_score", "select_regions", "upsample_bilinear", "window_weights", "MAX_RADIUS", "MAX_CLASSES"]
 
@@ -52,8 +53,6 @@ def window_weights(radius, sigma, device=None):
 
 def region_score(logits, *, radius=1, class_weights=None, out_size=None, labeled=None, sigma=0.0):
     """Reference for :func:`dwaca.ops.region_score`: conv-based, materialises every intermediate."""
-    from . import RegionScore
-
     B, C, H, W = logits_arg(logits, out_size)
     radius = int_arg("radius", radius, 0, MAX_RADIUS)
     sigma = sigma_arg(sigma)
@@ -84,8 +83,6 @@ def region_score(logits, *, radius=1, class_weights=None, out_size=None, labeled
 
 def select_regions(score, num_regions, *, radius=1, exclusion_radius=None):
     """Reference for :func:`dwaca.ops.select_regions`: the max-then-mask loop, one host sync per region."""
-    from . import Selection
-
     check_score(score)
     r = int_arg("radius", radius)
     m = 2 * r if exclusion_radius is None else int_arg("exclusion_radius", exclusion_radius)

@@ -2,7 +2,7 @@
 // to compile and to inspect with -fopt-info-vec. Each entry point is compiled twice, with fused multiply-adds (for
 // AVX2 + FMA on x86-64) and without (the baseline target), and picks one by the CPU it runs on; the exp/log
 // polynomials (vec_math.h) vectorise in both.
-#include "entropy_row.h"
+#include "region_score_entropy.h"
 
 #include <algorithm>
 #include <cstdlib>
