@@ -1,12 +1,10 @@
 """The annotation loop for people: export -> (oracle or annotators) -> import, and its refusals of bad input."""
-import importlib.util
 import json
 import os
 import shutil
 import signal
 import subprocess
 import sys
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -19,26 +17,17 @@ from dwaca.active.annotation import (AnnotationError, answer_queries_from_ground
 from dwaca.active.selection import build_select_dataset
 from dwaca.config import load_config
 from dwaca.data import build_dataset
-from dwaca.data.synthetic import generate_benchmark
 from dwaca.engine.checkpoint import save_checkpoint
 from dwaca.engine.solver import build_optimizer
 from dwaca.models import build_model
 from dwaca.utils.faults import KILL_ENV
 
+from conftest import CONFIG, REPO, file_bytes, load_tool, pool_state
+
 torch.set_num_threads(1)
-REPO = Path(__file__).resolve().parents[1]
-CONFIG = REPO / "configs" / "synthetic" / "dwaca_RA_5%.yaml"
 SEED = 3
-
-
-def _tool(name):
-    spec = importlib.util.spec_from_file_location(f"dwaca_tools_{name}", REPO / "tools" / f"{name}.py")
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
-
-
-SELECT, IMPORT = _tool("select_queries"), _tool("import_labels")
+WALL_CLOCK = ("seconds", "time")  # fields of an imported round that differ run to run
+SELECT, IMPORT = load_tool("select_queries"), load_tool("import_labels")
 
 
 def _opts(data_root, out, ckpt="", **extra):
@@ -51,11 +40,10 @@ def _opts(data_root, out, ckpt="", **extra):
 
 
 @pytest.fixture(scope="module")
-def bench(tmp_path_factory):
+def bench(make_benchmark):
     """A tiny benchmark, a copy whose target label files are garbage, and a checkpoint of an untrained model."""
-    base = tmp_path_factory.mktemp("annotation")
-    root = base / "data"
-    generate_benchmark(root, seed=0, num_source=1, num_target_train=3, num_target_val=1, width=64, height=32)
+    root = make_benchmark(num_source=1, num_target_train=3, num_target_val=1)
+    base = root.parent
     blind = base / "blind"
     shutil.copytree(root, blind)
     for label in (blind / "cityscapes" / "gtFine" / "train").rglob("*.png"):
@@ -75,10 +63,6 @@ def _export(bench, out, export_dir, root=None, **extra):
 
 def _oracle(bench, export_dir):
     return answer_queries_from_ground_truth(export_dir, build_dataset(bench["cfg"], "cityscapes_train", "select"))
-
-
-def _pool_bytes(out):
-    return {p.relative_to(out).as_posix(): p.read_bytes() for p in sorted((out / "pool").rglob("*")) if p.is_file()}
 
 
 @pytest.mark.parametrize("strategy", ["AL-DWACA", "random"])
@@ -124,10 +108,10 @@ def test_pending_export_refuses_a_second_export_and_a_round_is_never_paid_twice(
     assert not (tmp_path / "b").exists() and not (out / "pool" / "manifest.json").exists()  # nothing bought yet
     _oracle(bench, tmp_path / "a")
     IMPORT.main([str(tmp_path / "a"), "--output-dir", str(out)])
-    before = _pool_bytes(out)
+    before = file_bytes(out / "pool")
     with pytest.raises(AnnotationError, match="already imported"):
         IMPORT.main([str(tmp_path / "a"), "--output-dir", str(out)])
-    assert _pool_bytes(out) == before
+    assert file_bytes(out / "pool") == before
 
 
 def test_partial_return_buys_only_what_arrived(bench, tmp_path):
@@ -180,7 +164,7 @@ def test_bad_returns_are_refused_and_the_pool_left_byte_identical(bench, tmp_pat
     good = tmp_path / "r1"
     _export(bench, out, good)
     _oracle(bench, good)
-    before = _pool_bytes(out)
+    before = file_bytes(out / "pool")
     entry = read_queries(good)["images"][0]
 
     def attempt(case, breaker, message):
@@ -190,7 +174,7 @@ def test_bad_returns_are_refused_and_the_pool_left_byte_identical(bench, tmp_pat
         breaker(path, np.array(Image.open(path)), np.array(Image.open(broken / entry["query"])))
         with pytest.raises(AnnotationError, match=message) as err:
             import_labels(LabelPool(out / "pool", num_classes=19), broken)
-        assert _pool_bytes(out) == before, case
+        assert file_bytes(out / "pool") == before, case
         return str(err.value)
 
     for case, (breaker, message) in CASES.items():
@@ -219,13 +203,6 @@ def test_bad_returns_are_refused_and_the_pool_left_byte_identical(bench, tmp_pat
     assert LabelPool(out / "pool").rounds_done == 2
 
 
-def _pool_state(root):
-    manifest = json.loads((root / "manifest.json").read_text())
-    for record in manifest["rounds"]:
-        del record["seconds"], record["time"]  # wall-clock
-    return manifest, {p.name: p.read_bytes() for p in sorted((root / "masks").glob("*"))}
-
-
 @pytest.mark.slow
 def test_an_import_killed_at_any_write_is_finished_by_rerunning_it(bench, tmp_path):
     out, pool_root = tmp_path / "run", tmp_path / "run" / "pool"
@@ -236,9 +213,9 @@ def test_an_import_killed_at_any_write_is_finished_by_rerunning_it(bench, tmp_pa
     _export(bench, out, export_dir)
     _oracle(bench, export_dir)
     shutil.copytree(pool_root, tmp_path / "before")
-    before = _pool_state(pool_root)
+    before = pool_state(pool_root, WALL_CLOCK)
     IMPORT.main([str(export_dir), "--output-dir", str(out)])
-    after = _pool_state(pool_root)
+    after = pool_state(pool_root, WALL_CLOCK)
     env = dict(os.environ, PYTHONPATH=str(REPO), OMP_NUM_THREADS="1")
     cmd = [sys.executable, str(REPO / "tools" / "import_labels.py"), str(export_dir), "--output-dir", str(out)]
     for label in ("atomic_write", "publish", "commit"):
@@ -251,22 +228,22 @@ def test_an_import_killed_at_any_write_is_finished_by_rerunning_it(bench, tmp_pa
                 break
             assert proc.returncode == -signal.SIGKILL, (label, n, proc.stderr[-2000:])
             recovered = LabelPool(pool_root, recover=True)  # never masks and manifest disagreeing
-            assert _pool_state(pool_root) in (before, after), (label, n)
+            assert pool_state(pool_root, WALL_CLOCK) in (before, after), (label, n)
             assert recovered.rounds_done in (1, 2)
             report = IMPORT.main([str(export_dir), "--output-dir", str(out)])
-            assert _pool_state(pool_root) == after and report["record"]["index"] == 1, (label, n)
+            assert pool_state(pool_root, WALL_CLOCK) == after and report["record"]["index"] == 1, (label, n)
             assert not (pool_root / "rounds").exists() and not (pool_root / "export_pending.json").exists()
-        assert _pool_state(pool_root) == after and n > 1, label
+        assert pool_state(pool_root, WALL_CLOCK) == after and n > 1, label
 
 
 def test_queries_from_another_pool_are_refused(bench, tmp_path):
     _export(bench, tmp_path / "one", tmp_path / "q1")
     _export(bench, tmp_path / "two", tmp_path / "q2")
     _oracle(bench, tmp_path / "q1")
-    before = _pool_bytes(tmp_path / "two")
+    before = file_bytes(tmp_path / "two" / "pool")
     with pytest.raises(AnnotationError, match="not the pending export"):
         IMPORT.main([str(tmp_path / "q1"), "--output-dir", str(tmp_path / "two")])
-    assert _pool_bytes(tmp_path / "two") == before
+    assert file_bytes(tmp_path / "two" / "pool") == before
 
 
 @pytest.mark.parametrize("key,value", [("ACTIVE.RADIUS_K", "-1"), ("ACTIVE.RATIO", "0.0"), ("ACTIVE.RATIO", "1.5")])

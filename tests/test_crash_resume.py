@@ -1,12 +1,10 @@
 """Crash safety: ``tools/train.py ... resume auto`` killed with SIGKILL at several points (fault injection through
 DWACA_TEST_KILL_AT, see ``dwaca.utils.faults.crash_point``) and rerun ends with the pool, and the model, of an
 uninterrupted run. Plus clear errors for a corrupt journal or commit and for a checkpoint of another model."""
-import json
 import os
 import signal
 import subprocess
 import sys
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -15,13 +13,12 @@ import torch
 from dwaca.active import LabelPool, PoolError
 from dwaca.utils.faults import KILL_ENV
 from dwaca.config import load_config
-from dwaca.data.synthetic import generate_benchmark
 from dwaca.engine import CheckpointError, train
 from dwaca.engine.checkpoint import check_finite_model, save_checkpoint
 from dwaca.models.checkpoint import load_checkpoint, load_model_state
 
-REPO = Path(__file__).resolve().parents[1]
-CONFIG = REPO / "configs" / "synthetic" / "dwaca_RA_5%.yaml"
+from conftest import CONFIG, REPO, pool_state
+
 # Each run is killed the n-th time it reaches a point (counted per process); the next run picks up from there.
 KILLS = ["train_step:1",      # before anything is bought
          "select_image:3",    # round 1, three of four images journaled
@@ -32,10 +29,8 @@ RUN_FIELDS = ("seconds", "time", "forward_s_per_image", "select_s_per_image")  #
 
 
 @pytest.fixture(scope="module")
-def data_root(tmp_path_factory):
-    root = tmp_path_factory.mktemp("bench") / "data"
-    generate_benchmark(root, seed=0, num_source=4, num_target_train=4, num_target_val=2, width=64, height=32)
-    return root
+def data_root(make_benchmark):
+    return make_benchmark(num_source=4, num_target_train=4, num_target_val=2)
 
 
 def _overrides(data_root, out):
@@ -56,16 +51,6 @@ def _run(data_root, out, kill_at=None):
     return subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=120)
 
 
-def _pool_state(out):
-    root = out / "pool"
-    manifest = json.loads((root / "manifest.json").read_text())
-    for record in manifest["rounds"]:
-        for field in RUN_FIELDS:
-            record.pop(field)
-    masks = {p.name: p.read_bytes() for p in sorted((root / "masks").glob("*"))}
-    return manifest, masks
-
-
 def test_killed_runs_rerun_until_done_equal_an_uninterrupted_run(data_root, tmp_path):
     clean = tmp_path / "clean"
     done = _run(data_root, clean)
@@ -83,8 +68,8 @@ def test_killed_runs_rerun_until_done_equal_an_uninterrupted_run(data_root, tmp_
     final = _run(data_root, crashed)
     assert final.returncode == 0, final.stderr[-3000:]
 
-    manifest, masks = _pool_state(crashed)
-    assert (manifest, masks) == _pool_state(clean)
+    manifest, masks = pool_state(crashed / "pool", RUN_FIELDS)
+    assert (manifest, masks) == pool_state(clean / "pool", RUN_FIELDS)
     assert [r["iteration"] for r in manifest["rounds"]] == [2, 4] and manifest["pixels_total"] > 0
     assert not [p for p in (crashed / "pool").rglob("*") if p.name.startswith(".") or p.name == "rounds"]
     a = load_checkpoint(clean / "model_iter000006.pth")["model"]

@@ -12,15 +12,14 @@ import torch.multiprocessing as mp
 
 from dwaca.active import LabelPool, run_selection_round
 from dwaca.config import load_config
-from dwaca.data.synthetic import generate_benchmark
-from dwaca.utils import comm as dist
 from dwaca.engine import train
 from dwaca.engine.checkpoint import rng_state, save_checkpoint, set_rng_state
-from dwaca.models.checkpoint import load_checkpoint
 from dwaca.engine.resume import open_pool
+from dwaca.models.checkpoint import load_checkpoint
+from dwaca.utils import comm as dist
 
-REPO = Path(__file__).resolve().parents[1]
-CONFIG = REPO / "configs" / "synthetic" / "dwaca_RA_5%.yaml"
+from conftest import CONFIG, file_bytes
+
 WORLD = 2
 
 
@@ -70,10 +69,6 @@ def _free_port():
         return s.getsockname()[1]
 
 
-def _pool_files(root):
-    return {p.relative_to(root).as_posix(): p.read_bytes() for p in sorted((root / "masks").glob("*.png"))}
-
-
 def _totals(root):
     manifest = json.loads((root / "manifest.json").read_text())
     rounds = [{k: r[k] for k in ("index", "pixels", "budget_pixels", "regions", "images_annotated", "per_image",
@@ -82,10 +77,8 @@ def _totals(root):
 
 
 @pytest.fixture(scope="module")
-def data_root(tmp_path_factory):
-    root = tmp_path_factory.mktemp("bench") / "data"
-    generate_benchmark(root, seed=0, num_source=4, num_target_train=5, num_target_val=3, width=64, height=32)
-    return root
+def data_root(make_benchmark):
+    return make_benchmark(num_source=4, num_target_train=5, num_target_val=3)
 
 
 def test_sharded_round_equals_single_process_and_ddp_trains(data_root, tmp_path):
@@ -106,7 +99,7 @@ def test_sharded_round_equals_single_process_and_ddp_trains(data_root, tmp_path)
         single = tmp_path / f"w1_{strategy}"
         _select_two_rounds(_cfg(data_root, single), checkpoint, strategy)
         sharded = Path(outputs["select"][strategy]) / "pool"
-        assert _pool_files(single / "pool") == _pool_files(sharded), strategy
+        assert file_bytes(single / "pool" / "masks", "*.png") == file_bytes(sharded / "masks", "*.png"), strategy
         assert _totals(single / "pool") == _totals(sharded), strategy
         assert not (sharded / "rounds").exists()  # journals removed once committed
         assert LabelPool(sharded).rounds_done == 2

@@ -10,6 +10,8 @@ from dwaca.active import ANNOTATED_VOID, NOT_ANNOTATED, LabelPool, PoolError
 from dwaca.active.pool import MANIFEST
 from dwaca.utils.io import atomic_write_bytes
 
+from conftest import file_bytes
+
 NAME_A = "aachen/aachen_000000_000019_leftImg8bit.png"
 NAME_B = "bochum/bochum_000000_000019_leftImg8bit.png"
 
@@ -130,16 +132,12 @@ def test_budget_accounting(tmp_path):
     assert sum(r["pixels"] for r in reloaded.rounds) == 27
 
 
-def _files(root):
-    return {p.relative_to(root).as_posix(): p.read_bytes() for p in sorted(root.rglob("*")) if p.is_file()}
-
-
 def test_commit_failing_at_any_write_rolls_back_or_is_recovered_forward(tmp_path, monkeypatch):
     # An I/O error at the k-th file replace of a commit, for every k: before commit.json the pool files are as they
     # were; after it, reopening with recover=True finishes the round. Memory keeps the committed state either way.
     root = tmp_path / "pool"
     _one_round(LabelPool(root, num_classes=19), budget=18)
-    before = _files(root)
+    before = file_bytes(root)
     real_replace = os.replace
     for fail_at in range(1, 100):
         calls = []
@@ -162,7 +160,7 @@ def test_commit_failing_at_any_write_rolls_back_or_is_recovered_forward(tmp_path
             assert (pool.rounds_done, pool.pixels_total, pool.budget_pixels) == (1, 18, 18), fail_at
             recovered = LabelPool(root, recover=True)
             if recovered.rounds_done == 1:
-                assert _files(root) == before and not (root / "rounds").exists(), fail_at
+                assert file_bytes(root) == before and not (root / "rounds").exists(), fail_at
             else:
                 assert (recovered.pixels_total, recovered.budget_pixels) == (36, 36), fail_at
                 shutil.rmtree(root)

@@ -1,23 +1,19 @@
 """The seed's paper configs drive the real pipeline unchanged: only where the data lives, the device, the weights
 and sizes small enough for a CPU test are overridden; model, losses, strategy and budget rules are the config's."""
 import json
-from pathlib import Path
 
 import pytest
 import torch
 
 from dwaca.config import load_config
-from dwaca.data.synthetic import generate_benchmark
 from dwaca.engine import train
 
-REPO = Path(__file__).resolve().parents[1]
+from conftest import REPO
 
 
 @pytest.fixture(scope="module")
-def data_root(tmp_path_factory):
-    root = tmp_path_factory.mktemp("seed") / "data"
-    generate_benchmark(root, seed=1, num_source=3, num_target_train=2, num_target_val=2, width=64, height=32)
-    return root
+def data_root(make_benchmark):
+    return make_benchmark(seed=1, num_source=3, num_target_train=2, num_target_val=2)
 
 
 @pytest.mark.slow

@@ -1,8 +1,5 @@
 """The synthetic benchmark generator and the two dataset tools."""
 import json
-import runpy
-import sys
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -11,14 +8,11 @@ from PIL import Image
 from dwaca.data import CityscapesDataset, GTAVDataset
 from dwaca.data.synthetic import SOURCE_STYLE, TARGET_STYLE, generate_benchmark, render_scene
 
-TOOLS = Path(__file__).resolve().parents[1] / "tools"
+from conftest import file_bytes, run_tool
+
 SMALL = dict(num_source=3, num_target_train=4, num_target_val=2, width=64, height=32)
 # Cityscapes label ids the generator may write: void 0 and 1, and the ids of the 19 evaluated classes.
 WRITABLE_IDS = {0, 1, 7, 8, 11, 12, 13, 17, 19, 20, 21, 22, 23, 24, 25, 26, 27, 28, 31, 32, 33}
-
-
-def files(root):
-    return {p.relative_to(root).as_posix(): p.read_bytes() for p in sorted(root.rglob("*.png"))}
 
 
 @pytest.fixture(scope="module")
@@ -36,7 +30,7 @@ def test_layout_is_the_real_datasets(bench):
             stem = f"{city}/{city}_{i // 3:06d}_000019"
             expected |= {f"cityscapes/leftImg8bit/{split}/{stem}_leftImg8bit.png",
                          f"cityscapes/gtFine/{split}/{stem}_gtFine_labelIds.png"}
-    assert set(files(bench)) == expected
+    assert set(file_bytes(bench, "*.png")) == expected
     info = json.loads((bench / "synthetic_info.json").read_text())
     assert info["seed"] == 3 and len(info["class_pixel_frequencies"]["source"]) == 19
     label = Image.open(bench / "gtav/labels/00001.png")
@@ -58,8 +52,8 @@ def test_labels_are_cityscapes_label_ids_not_train_ids(bench):
 def test_same_seed_same_bytes_other_seed_other_bytes(bench, tmp_path):
     generate_benchmark(tmp_path / "again", seed=3, **SMALL)
     generate_benchmark(tmp_path / "other", seed=4, **SMALL)
-    same, other = files(tmp_path / "again"), files(tmp_path / "other")
-    assert same == files(bench)
+    same, other = file_bytes(tmp_path / "again", "*.png"), file_bytes(tmp_path / "other", "*.png")
+    assert same == file_bytes(bench, "*.png")
     assert set(other) == set(same) and all(other[k] != same[k] for k in same if "leftImg8bit" in k or "images" in k)
 
 
@@ -87,21 +81,17 @@ def test_domains_differ_in_appearance_and_content():
     assert stats["source"][2] == 0 < stats["target"][2]  # only the target camera sees its bonnet (void)
 
 
-def run_tool(name, argv, monkeypatch):
-    monkeypatch.setattr(sys, "argv", [str(TOOLS / name)] + argv)
-    runpy.run_path(str(TOOLS / name), run_name="__main__")
-
-
 def test_make_synthetic_tool_prints_the_summary(tmp_path, monkeypatch, capsys):
-    run_tool("make_synthetic.py", ["--out", str(tmp_path), "--seed", "1", "--num-source", "2", "--num-target-train",
-                                   "1", "--num-target-val", "1", "--width", "32", "--height", "16"], monkeypatch)
+    argv = ["--out", tmp_path, "--seed", 1, "--num-source", 2, "--num-target-train", 1, "--num-target-val", 1,
+            "--width", 32, "--height", 16]
+    assert run_tool("make_synthetic", argv, monkeypatch) == 0
     out = capsys.readouterr().out
     assert "traffic light" in out and "target_val" in out
     assert len(list((tmp_path / "gtav/images").iterdir())) == 2
 
 
 def test_generate_label_info_counts_pixels_per_image(bench, tmp_path, monkeypatch):
-    run_tool("generate_label_info.py", ["-d", str(bench / "gtav"), "-o", str(tmp_path)], monkeypatch)
+    assert run_tool("generate_label_info", ["-d", bench / "gtav", "-o", tmp_path], monkeypatch) == 0
     info = json.loads((tmp_path / "gtav_label_info.json").read_text())
     assert info["num_classes"] == 19 and info["class_names"][18] == "bicycle"
     dataset = GTAVDataset(bench / "gtav")
@@ -110,8 +100,7 @@ def test_generate_label_info_counts_pixels_per_image(bench, tmp_path, monkeypatc
         expected = np.bincount(dataset.load_train_ids(index).ravel(), minlength=256)[:19]
         assert info["images"][name] == expected.tolist()
     assert info["total"] == np.sum(list(info["images"].values()), axis=0).tolist()
-    run_tool("generate_label_info.py", ["-d", str(bench / "cityscapes"), "-o", str(tmp_path / "cs16.json"),
-                                        "--dataset", "cityscapes", "--split", "val", "--num-classes", "16"],
-             monkeypatch)
+    assert run_tool("generate_label_info", ["-d", bench / "cityscapes", "-o", tmp_path / "cs16.json", "--dataset",
+                                           "cityscapes", "--split", "val", "--num-classes", 16], monkeypatch) == 0
     info16 = json.loads((tmp_path / "cs16.json").read_text())
     assert info16["num_classes"] == 16 and len(info16["total"]) == 16 and len(info16["images"]) == 2

@@ -3,24 +3,20 @@ changes nothing; visualize.py draws in the run's class set."""
 import json
 import logging
 import os
-import runpy
 import subprocess
 import sys
 import urllib.error
-from pathlib import Path
 
 import pytest
 import torch
 
 from dwaca.config import load_config
 from dwaca.data import CityscapesDataset
-from dwaca.data.synthetic import generate_benchmark
 from dwaca.engine import train
 
+from conftest import CONFIG, REPO, TOOLS, load_tool, run_tool
+
 torch.set_num_threads(1)
-REPO = Path(__file__).resolve().parents[1]
-TOOLS = REPO / "tools"
-CONFIG = REPO / "configs" / "synthetic" / "dwaca_RA_5%.yaml"
 TINY = ["INPUT.SOURCE_INPUT_SIZE_TRAIN", "(64, 32)", "INPUT.TARGET_INPUT_SIZE_TRAIN", "(64, 32)",
         "INPUT.INPUT_SIZE_TEST", "(64, 32)", "INPUT.INPUT_SCALES_TRAIN", "(1.0, 1.0)", "SOLVER.MAX_ITER", "4",
         "SOLVER.STOP_ITER", "4", "SOLVER.CHECKPOINT_PERIOD", "2", "SOLVER.BATCH_SIZE", "2", "TEST.BATCH_SIZE", "3",
@@ -28,11 +24,10 @@ TINY = ["INPUT.SOURCE_INPUT_SIZE_TRAIN", "(64, 32)", "INPUT.TARGET_INPUT_SIZE_TR
 
 
 @pytest.fixture(scope="module")
-def bench(tmp_path_factory):
+def bench(make_benchmark):
     """A tiny benchmark and a finished 16-class run on it (checkpoints at iterations 2 and 4, one round)."""
-    base = tmp_path_factory.mktemp("tools")
-    root = base / "data"
-    generate_benchmark(root, seed=0, num_source=4, num_target_train=4, num_target_val=3, width=64, height=32)
+    root = make_benchmark(num_source=4, num_target_train=4, num_target_val=3)
+    base = root.parent
     run = base / "run16"
     train(load_config(str(CONFIG), ["DATASETS.ROOT", str(root), "OUTPUT_DIR", str(run), "MODEL.NUM_CLASSES", "16",
                                     *TINY]))
@@ -46,17 +41,6 @@ def _drop_log_handlers():
     for handler in list(log.handlers):
         log.removeHandler(handler)
         handler.close()
-
-
-def run_tool(name, argv, monkeypatch):
-    """Run tools/<name>.py as a script in this process; its exit status (0 when it returns)."""
-    monkeypatch.setattr(sys, "argv", [str(TOOLS / f"{name}.py"), *map(str, argv)])
-    monkeypatch.setattr(sys, "path", list(sys.path))  # demo.py adds tools/
-    try:
-        runpy.run_path(str(TOOLS / f"{name}.py"), run_name="__main__")
-    except SystemExit as exit_:
-        return exit_.code
-    return 0
 
 
 def assert_user_error(name, argv, match, monkeypatch, capsys):
@@ -176,10 +160,7 @@ def test_demo_checks_its_overrides_before_deleting_the_previous_runs(tmp_path, m
 
 
 def test_visualize_draws_in_the_runs_class_set(bench, tmp_path, monkeypatch, capsys):
-    import importlib.util
-    spec = importlib.util.spec_from_file_location("dwaca_tools_visualize", TOOLS / "visualize.py")
-    visualize = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(visualize)
+    visualize = load_tool("visualize")
     drawn = []
     plot = visualize.plot_selected_regions
 

@@ -1,8 +1,6 @@
 """End to end on a tiny generated benchmark: train with two selection rounds, evaluate, checkpoint; stop a second
 run at a round's iteration, resume it, and check it continues (and matches the uninterrupted run)."""
-import importlib.util
 import json
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -11,20 +9,17 @@ import torch
 from dwaca.active import LabelPool
 from dwaca.config import load_config
 from dwaca.data import class_names
-from dwaca.data.synthetic import generate_benchmark
 from dwaca.engine import train
 from dwaca.models.checkpoint import load_checkpoint
 
-REPO = Path(__file__).resolve().parents[1]
-CONFIG = REPO / "configs" / "synthetic" / "dwaca_RA_5%.yaml"
+from conftest import CONFIG, load_tool
+
 K_AREA = 9  # (2k+1)^2, k = 1
 
 
 @pytest.fixture(scope="module")
-def data_root(tmp_path_factory):
-    root = tmp_path_factory.mktemp("bench") / "data"
-    generate_benchmark(root, seed=0, num_source=6, num_target_train=4, num_target_val=3, width=64, height=32)
-    return root
+def data_root(make_benchmark):
+    return make_benchmark(num_source=6, num_target_train=4, num_target_val=3)
 
 
 def _cfg(data_root, out, stop=8, resume="", name="AL-DWACA"):
@@ -108,9 +103,9 @@ def test_train_select_evaluate_interrupt_and_resume(data_root, tmp_path):
     assert all(torch.allclose(a[k].float(), b[k].float(), atol=1e-5) for k in a)
 
     # -- tools/test.py evaluates a checkpoint like the training did, beside the run's own results.json ----------
-    _tool("test").main(["--proctitle", "AL-RIPU", "-cfg", str(CONFIG), "DATASETS.ROOT", str(data_root),
-                        "INPUT.INPUT_SIZE_TEST", "(64, 32)", "MODEL.DEVICE", "cpu", "SOLVER.NUM_WORKERS", "0",
-                        "resume", str(full / "model_iter000008.pth"), "OUTPUT_DIR", str(full)])
+    load_tool("test").main(["--proctitle", "AL-RIPU", "-cfg", str(CONFIG), "DATASETS.ROOT", str(data_root),
+                            "INPUT.INPUT_SIZE_TEST", "(64, 32)", "MODEL.DEVICE", "cpu", "SOLVER.NUM_WORKERS", "0",
+                            "resume", str(full / "model_iter000008.pth"), "OUTPUT_DIR", str(full)])
     evaluated = json.loads((full / "test_results.json").read_text())
     assert evaluated["mIoU"] == pytest.approx(results["mIoU"], abs=1e-9)
     assert evaluated["iteration"] == 8
@@ -125,18 +120,11 @@ def test_train_select_evaluate_interrupt_and_resume(data_root, tmp_path):
     assert "keeping the pool's rounds" in (full / "log.txt").read_text()
 
 
-def _tool(name):
-    spec = importlib.util.spec_from_file_location(f"dwaca_tools_{name}", REPO / "tools" / f"{name}.py")
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
-
-
 def test_train_cli_rejects_unknown_keys_bad_active_values_and_missing_cuda(tmp_path):
     from dwaca.engine import DeviceError, resolve_device
     with pytest.raises(KeyError, match="SOLVER.NOPE"):  # --proctitle (RIPU's) is accepted
-        _tool("train").main(["--proctitle", "x", "-cfg", str(CONFIG), "OUTPUT_DIR", str(tmp_path / "x"),
-                             "SOLVER.NOPE", "1"])
+        load_tool("train").main(["--proctitle", "x", "-cfg", str(CONFIG), "OUTPUT_DIR", str(tmp_path / "x"),
+                                 "SOLVER.NOPE", "1"])
     with pytest.raises(ValueError, match="ACTIVE.RATIO"):  # before any work: nothing written
         train(load_config(str(CONFIG), ["OUTPUT_DIR", str(tmp_path / "y"), "ACTIVE.RATIO", "0"]))
     assert not (tmp_path / "y").exists()

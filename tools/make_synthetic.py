@@ -1,5 +1,5 @@
 #!/usr/bin/env python
-"""Write the synthetic GTAV-format source -> Cityscapes-format target benchmark (see dwaca/data/synthetic.py).
+"""Write the synthetic GTAV-format source -> Cityscapes-format target benchmark (see dwaca/data/synthetic/).
 
     python tools/make_synthetic.py --out datasets/synthetic --seed 0
 
