@@ -15,7 +15,7 @@ TOOLS = REPO / "tools"
 CONFIG = REPO / "configs" / "synthetic" / "dwaca_RA_5%.yaml"
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def make_benchmark(tmp_path_factory):
     """``make_benchmark(seed=0, **counts)`` writes a 64x32 benchmark into a fresh folder and returns its root
     (``<fresh>/data``, so a test may keep runs beside it in the parent)."""

@@ -255,7 +255,8 @@ def test_senseless_budgets_are_refused_naming_the_key(bench, tmp_path, key, valu
 
 def test_checkpoints_of_another_model_are_refused_naming_the_file(bench, tmp_path):
     cfg16 = load_config(str(CONFIG), _opts(bench["root"], tmp_path, MODEL__NUM_CLASSES=16))
-    with pytest.raises(AnnotationError, match=r"model_iter000001\.pth was trained with MODEL.NUM_CLASSES 19"):
+    refused = r"model_iter000001\.pth is from another model: MODEL.NUM_CLASSES 19 in the checkpoint, 16 configured"
+    with pytest.raises(AnnotationError, match=refused):
         load_model_checked(cfg16, bench["ckpt"], torch.device("cpu"))
     other = load_config(str(CONFIG), _opts(bench["root"], tmp_path, MODEL__NAME="deeplabv2_resnet18"))
     with pytest.raises(AnnotationError, match="MODEL.NAME 'deeplabv3plus_resnet18'"):

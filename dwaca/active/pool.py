@@ -328,8 +328,8 @@ class LabelPool:
         done = self.journal.done(round_index)
         missing = sorted(set(range(num_images)) - done.keys())
         if missing:
-            raise PoolError(f"round {round_index} journal {self.journal.folder(round_index)} lacks images {missing[:5]} "
-                            f"({len(missing)} of {num_images})")
+            raise PoolError(f"round {round_index} journal {self.journal.folder(round_index)} lacks images "
+                            f"{missing[:5]} ({len(missing)} of {num_images})")
         done = {index: done[index] for index in range(num_images)}
         budget = sum(int(entry.get("budget_pixels", 0)) for entry in done.values())
         return self._write_commit(round_index, record, done, budget)

@@ -79,8 +79,8 @@ def _start_round(pool, round_index, plan):
     stored = pool.journal.read_plan(round_index)
     differ = config_differences(stored.get("config") or {}, plan["config"])
     if differ:
-        raise ValueError(f"round {round_index} in progress ({pool.journal.folder(round_index) / 'plan.json'}) was started "
-                         f"with {differ}: finish it with the same configuration or delete that folder")
+        raise ValueError(f"round {round_index} in progress ({pool.journal.folder(round_index) / 'plan.json'}) was "
+                         f"started with {differ}: finish it with the same configuration or delete that folder")
     return stored
 
 

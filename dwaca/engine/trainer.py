@@ -28,9 +28,9 @@ Resume (yacs key ``resume``, as RIPU): model, optimizer (momentum), AMP scaler, 
 function of the iteration), the RNG states, the training confusion and the data order (an epoch-seeded
 permutation, skipped to the position) are restored; the pool is re-read from disk and verified, and rounds it
 already holds are never redone. If the pool is ahead of the checkpoint (a crash between a round and the next
-checkpoint) the pool wins: its rounds are kept, with a warning (``dwaca.engine.resume``). Augmentation draws are bit-exact across a resume
-with SOLVER.NUM_WORKERS 0 (they then come from the restored global RNG); with workers, each epoch's worker seeds
-derive from the run seed and the position.
+checkpoint) the pool wins: its rounds are kept, with a warning (``dwaca.engine.resume``). Augmentation draws are
+bit-exact across a resume with SOLVER.NUM_WORKERS 0 (they then come from the restored global RNG); with workers,
+each epoch's worker seeds derive from the run seed and the position.
 
 ``resume auto`` resumes from the newest checkpoint in OUTPUT_DIR (a fresh start if there is none), so one command
 can be rerun until the run is complete. Each selection round starts from a checkpoint of its iteration (the

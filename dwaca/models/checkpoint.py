@@ -37,10 +37,10 @@ def load_checkpoint(path, map_location="cpu"):
 def check_model_config(path, state, cfg):
     """CheckpointError naming ``path`` if the checkpoint's MODEL.NAME / MODEL.NUM_CLASSES differ from ``cfg``'s."""
     saved = (yaml.safe_load(state.get("config") or "") or {}).get("MODEL", {})
-    differences = [f"MODEL.{key} {saved[key]!r} (the config says {cfg.MODEL[key]!r})"
+    differences = [f"MODEL.{key} {saved[key]!r} in the checkpoint, {cfg.MODEL[key]!r} configured"
                    for key in MODEL_KEYS if key in saved and saved[key] != cfg.MODEL[key]]
     if differences:
-        raise CheckpointError(f"checkpoint {path} was trained with " + "; ".join(differences))
+        raise CheckpointError(f"checkpoint {path} is from another model: " + "; ".join(differences))
 
 
 def load_model_state(model, state, path):
