@@ -183,7 +183,7 @@ def export_queries(cfg, model, pool, export_dir, *, device, checkpoint="", itera
     if export_dir.exists() and any(export_dir.iterdir()):
         raise AnnotationError(f"export folder {export_dir} is not empty")
     if dataset is None:
-            dataset = build_dataset(cfg, cfg.DATASETS.TARGET_TRAIN, "select")
+        dataset = build_dataset(cfg, cfg.DATASETS.TARGET_TRAIN, "select")
     queries, weights = select_queries(cfg, model, pool, round_index, UnlabeledTargetView(dataset), device=device,
                                       per_class_iou=per_class_iou, seed=seed)
     export_id = uuid.uuid4().hex

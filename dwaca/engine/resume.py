@@ -73,10 +73,10 @@ def restore_training_state(trainer, path, state):
         trainer.optimizer.load_state_dict(state["optimizer"])
     if trainer.scaler is not None and state.get("scaler"):
         trainer.scaler.load_state_dict(state["scaler"])
-    # saved summed over ranks: rank 0 carries it, so the next sum over ranks counts it once
+    same_rounds = reconcile_rounds(path, state, trainer.pool, trainer.cfg, trainer.log)
     confusion = state.get("train_confusion")
-    if reconcile_rounds(path, state, trainer.pool, trainer.cfg, trainer.log) and confusion is not None \
-            and dist.is_main():
+    # saved summed over ranks: rank 0 carries it, so the next sum over ranks counts it once
+    if same_rounds and confusion is not None and dist.is_main():
         trainer.train_conf.mat.copy_(confusion.to(trainer.device))
     set_rng_state(state.get("rng"))
     return int(state["iteration"])

@@ -64,7 +64,7 @@ from ..losses import adaptation_losses, upsample_to
 from ..models import build_model
 from ..models.checkpoint import check_model_config, load_checkpoint
 from ..utils import comm as dist
-from ..utils.amp import AMP_DTYPES, check_amp
+from ..utils.amp import autocast_dtype, check_amp
 from ..utils.faults import crash_point
 from .checkpoint import check_finite_model, checkpoint_path, rng_state, save_checkpoint
 from .evaluation import evaluate_on_test
@@ -180,8 +180,8 @@ class Trainer(TrainerBase):
         if amp and self.device.type != "cuda":
             self.log.warning("SOLVER.AMP '%s' ignored on %s (mixed precision is used on CUDA only)", amp,
                              self.device)
-            amp = ""
-        return AMP_DTYPES.get(amp), torch.amp.GradScaler("cuda") if amp == "fp16" else None
+        dtype = autocast_dtype(amp, self.device)
+        return dtype, torch.amp.GradScaler("cuda") if dtype is torch.float16 else None
 
     def build_hooks(self):
         stop_iter = int(self.cfg.SOLVER.STOP_ITER)
