@@ -17,6 +17,18 @@ std::vector<float> window_weights(int64_t k, double sigma) {
   return g;
 }
 
+namespace {
+
+// Each side first, so that their product cannot overflow int64.
+bool image_fits(int64_t h, int64_t w) {
+  return h <= kMaxImagePixels && w <= kMaxImagePixels && h * w <= kMaxImagePixels;
+}
+
+// Whether n tensors' worth of `per_item` elements each stay within kMaxElements, without forming the product.
+bool elements_fit(int64_t n, int64_t per_item) { return per_item == 0 || n <= kMaxElements / per_item; }
+
+}  // namespace
+
 RegionScoreCall prepare_region_score(const at::Tensor& logits, const std::optional<at::Tensor>& class_weights,
                                      const std::optional<at::Tensor>& labeled, int64_t radius, double sigma,
                                      int64_t out_h, int64_t out_w) {
@@ -27,10 +39,16 @@ RegionScoreCall prepare_region_score(const at::Tensor& logits, const std::option
   const int64_t C = logits.size(1);
   TORCH_CHECK(C >= 2 && C <= kMaxClasses, "logits must have 2..", kMaxClasses, " classes, got C=", C);
   TORCH_CHECK(logits.size(2) >= 1 && logits.size(3) >= 1, "logits must have h, w >= 1, got ", logits.sizes());
+  TORCH_CHECK(image_fits(logits.size(2), logits.size(3)), "logits must have h * w <= 2^30 pixels, got ",
+              logits.sizes());
+  TORCH_CHECK(elements_fit(logits.size(0), C * logits.size(2) * logits.size(3)),
+              "logits must have B * C * h * w <= 2^34 elements, got ", logits.sizes());
   TORCH_CHECK(radius >= 0 && radius <= kMaxRadius, "radius must be in [0, ", kMaxRadius, "], got ", radius);
   TORCH_CHECK(sigma >= 0 && std::isfinite(sigma), "sigma must be a finite number >= 0, got ", sigma);
-  TORCH_CHECK(out_h >= 1 && out_w >= 1 && out_h < (int64_t{1} << 31) && out_w < (int64_t{1} << 31),
-              "out_size must be in [1, 2^31) in both dimensions, got (", out_h, ", ", out_w, ")");
+  TORCH_CHECK(out_h >= 1 && out_w >= 1 && image_fits(out_h, out_w),
+              "out_size must be (H, W) with H, W >= 1 and H * W <= 2^30 pixels, got (", out_h, ", ", out_w, ")");
+  TORCH_CHECK(elements_fit(logits.size(0), out_h * out_w), "out_size (", out_h, ", ", out_w, ") for ",
+              logits.size(0), " images makes outputs of more than 2^34 elements each");
   if (class_weights.has_value()) {
     const auto& w = *class_weights;
     TORCH_CHECK(w.dim() == 1 && w.size(0) == C, "class_weights must have shape (", C, ",), got ", w.sizes());
@@ -62,18 +80,24 @@ SelectRegionsCall prepare_select_regions(const at::Tensor& score, at::IntArrayRe
   TORCH_CHECK(score.scalar_type() == at::kFloat, "score must be float32, got ", score.scalar_type());
   TORCH_CHECK(static_cast<int64_t>(num_regions.size()) == score.size(0), "num_regions must have one entry per image (",
               score.size(0), "), got ", num_regions.size());
-  for (int64_t n : num_regions) TORCH_CHECK(n >= 0, "num_regions must be >= 0, got ", n);
-  TORCH_CHECK(radius >= 0, "radius must be >= 0, got ", radius);
-  TORCH_CHECK(exclusion_radius >= 0, "exclusion_radius must be >= 0, got ", exclusion_radius);
-  TORCH_CHECK(score.size(1) * score.size(2) < (int64_t{1} << 31), "score images must have fewer than 2^31 pixels");
+  TORCH_CHECK(image_fits(score.size(1), score.size(2)), "score must have H * W <= 2^30 pixels, got ", score.sizes());
+  int64_t max_regions = 0;
+  for (int64_t n : num_regions) {
+    TORCH_CHECK(n >= 0 && n <= kMaxElements / 2, "num_regions must be in [0, 2^33], got ", n);
+    max_regions = std::max(max_regions, n);
+  }
+  TORCH_CHECK(elements_fit(score.size(0), 2 * max_regions), "num_regions: centers (", score.size(0), ", ",
+              max_regions, ", 2) would have more than 2^34 elements");
+  TORCH_CHECK(radius >= 0 && radius <= kMaxSelectRadius, "radius must be in [0, 2^31 - 1], got ", radius);
+  TORCH_CHECK(exclusion_radius >= 0 && exclusion_radius <= kMaxSelectRadius,
+              "exclusion_radius must be in [0, 2^31 - 1], got ", exclusion_radius);
   SelectRegionsCall call;
   call.score = score.contiguous();
   call.num_regions.assign(num_regions.begin(), num_regions.end());
   call.B = score.size(0);
   call.H = static_cast<int>(score.size(1));
   call.W = static_cast<int>(score.size(2));
-  call.max_regions = 0;
-  for (int64_t n : num_regions) call.max_regions = n > call.max_regions ? n : call.max_regions;
+  call.max_regions = max_regions;
   // a window larger than the image marks the whole image
   const int64_t side = std::max(call.H, call.W);
   call.r = static_cast<int>(std::min(radius, side));

@@ -47,6 +47,9 @@ py::dict build_info() {
   info["torch_version"] = TORCH_VERSION;
   info["max_radius"] = dwaca::kMaxRadius;
   info["max_classes"] = dwaca::kMaxClasses;
+  info["max_image_pixels"] = dwaca::kMaxImagePixels;
+  info["max_elements"] = dwaca::kMaxElements;
+  info["max_select_radius"] = dwaca::kMaxSelectRadius;
   info["cpu_loops"] = dwaca::cpu_loops_use_fma() ? "fma" : "baseline";
   return info;
 }

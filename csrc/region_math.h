@@ -30,6 +30,15 @@ namespace dwaca {
 constexpr float kEps = 1e-6f;  // the published log(p + 1e-6)
 constexpr int kMaxRadius = 32;  // neighbourhood radius limit (65x65 windows: RIPU's PA setting uses k = 32); checked in Python and C++
 constexpr int kMaxClasses = 256;
+// Pixels of one image (logits h * w, output and score H * W): the kernels index pixels, rows and columns of an image
+// with 32-bit ints and add band, tile, halo and window offsets to them, which stays below 2^31.
+constexpr int64_t kMaxImagePixels = int64_t{1} << 30;
+// Elements of a tensor an op allocates (an output, a contiguous copy of its input): 64 GiB of float32, more than a
+// scoring call's share of any one device. Indexing is 64-bit; the bound only turns a hopeless allocation into an
+// error that names the argument.
+constexpr int64_t kMaxElements = int64_t{1} << 34;
+// select_regions' radius and exclusion_radius: 32-bit in the kernels; any radius >= the image side covers it whole.
+constexpr int64_t kMaxSelectRadius = (int64_t{1} << 31) - 1;
 
 // Products and sums that must not be contracted into FMAs: keeps the interpolated logits, and so the argmax,
 // bit-identical on CPU, CUDA and ops.reference (the host side is compiled with -ffp-contract=off).

@@ -6,6 +6,8 @@ import platform
 import subprocess
 import sys
 import textwrap
+import warnings
+from functools import partial
 from pathlib import Path
 
 import pytest
@@ -370,7 +372,17 @@ GOOD = torch.randn(1, 4, 5, 6)
     (dict(labeled=torch.zeros(1, 5, 5, dtype=torch.bool)), ValueError, "labeled must have shape"),
     (dict(labeled=torch.zeros(1, 5, 6)), TypeError, "labeled must be a bool"),
     (dict(out_size=(0, 4)), ValueError, r"out_size\[0\]"),
-    (dict(out_size=(4, 2**31)), ValueError, r"out_size\[1\] must be in \[1, 2147483647\]"),
+    (dict(out_size=(4, 2**30 + 1)), ValueError, r"out_size\[1\] must be in \[1, 1073741824\]"),
+    (dict(out_size=(-2**70, 4)), ValueError, r"out_size\[0\] must be in \[1, 1073741824\]"),
+    (dict(out_size=(2**16, 2**15)), ValueError, r"out_size must have H \* W <= 2\^30"),
+    (dict(logits=GOOD[:, :2, :1, :1].expand(17, 2, 1, 1), out_size=(2**15, 2**15)), ValueError,
+     r"out_size \(32768, 32768\) for 17 images makes outputs of more than 2\^34"),
+    (dict(logits=GOOD[:, :2, :1, :1].expand(1, 2, 2**16, 2**15)), ValueError, r"logits must have h \* w <= 2\^30"),
+    (dict(logits=GOOD[:, :2, :1, :1].expand(2**34, 2, 1, 1)), ValueError, r"logits must have B \* C \* h \* w"),
+    (dict(sigma=10**400), ValueError, "sigma must be finite"),
+    (dict(class_weights="heavy"), TypeError, "class_weights must be a tensor or a sequence of numbers"),
+    (dict(class_weights=[1.0, None, 1.0, 1.0]), TypeError, "class_weights must be a tensor or a sequence of numbers"),
+    (dict(sigma="1"), TypeError, "sigma must be a real number"),
     (dict(out_size=7), TypeError, "out_size must be None or a pair"),
 ])
 def test_region_score_bad_input(fn, kwargs, exc, match):
@@ -402,10 +414,16 @@ def test_region_score_rejects_nonfinite_logits(fn, bad, out_size, channel):
     (torch.rand(2, 37, 41).index_put_((torch.tensor([1]), torch.tensor([30]), torch.tensor([17])),
                                       torch.tensor(math.nan)), 1, {}, ValueError, "NaN or \\+inf"),
     (torch.rand(2, 5, 5), [1], {}, ValueError, "one per image"),
-    (torch.rand(1, 5, 5), -1, {}, ValueError, "num_regions must be >= 0"),
+    (torch.rand(1, 5, 5), -1, {}, ValueError, r"num_regions must be in \[0, 8589934592\]"),
+    (torch.rand(1, 5, 5), 2**40, {}, ValueError, r"num_regions must be in \[0, 8589934592\]"),
+    (torch.rand(2, 5, 5), [1, 2**33 + 1], {}, ValueError, r"num_regions\[1\] must be in \[0, 8589934592\]"),
+    (torch.rand(3, 5, 5), 2**32, {}, ValueError, r"num_regions: centers \(3, 4294967296, 2\)"),
     (torch.rand(1, 5, 5), 1.0, {}, ValueError, "num_regions"),
-    (torch.rand(1, 5, 5), 1, dict(radius=-1), ValueError, "radius must be >= 0"),
-    (torch.rand(1, 5, 5), 1, dict(exclusion_radius=-2), ValueError, "exclusion_radius must be >= 0"),
+    (torch.rand(1, 5, 5), 1, dict(radius=-1), ValueError, r"radius must be in \[0, 2147483647\]"),
+    (torch.rand(1, 5, 5), 1, dict(radius=2**62), ValueError, r"radius must be in \[0, 2147483647\]"),
+    (torch.rand(1, 5, 5), 1, dict(exclusion_radius=-2), ValueError, r"exclusion_radius must be in \[0, 2147483647\]"),
+    (torch.rand(1, 5, 5), 1, dict(exclusion_radius=2**31), ValueError, "exclusion_radius must be in"),
+    (torch.zeros(1, 1, 1).expand(1, 2**16, 2**15), 1, {}, ValueError, r"score must have H \* W <= 2\^30"),
 ])
 def test_select_regions_bad_input(fn, score, n, kwargs, exc, match):
     with pytest.raises(exc, match=match):
@@ -424,17 +442,89 @@ def test_direct_op_call_checks_survive():
     # torch.ops.dwaca(_testing).* called without the Python wrapper still refuses bad shapes instead of crashing.
     with pytest.raises(RuntimeError, match="logits must be 4-D"):
         torch.ops.dwaca.region_score(torch.randn(3, 4, 5), None, None, 1, 0.0, 4, 5)
-    with pytest.raises(RuntimeError, match=r"out_size must be in \[1, 2\^31\)"):
-        torch.ops.dwaca.region_score(torch.randn(1, 4, 5, 6), None, None, 1, 0.0, 2**31, 5)
     for op in (torch.ops.dwaca.select_regions, torch.ops.dwaca_testing.select_regions_cuda_emulated):
         with pytest.raises(RuntimeError, match="num_regions must have one entry per image"):
             op(torch.rand(2, 3, 3), [1], 1, 2)
 
 
+ONE_PIXEL = torch.randn(1, 2, 1, 1)
+
+
+@pytest.mark.parametrize("op", [torch.ops.dwaca.region_score,
+                                partial(torch.ops.dwaca_testing.region_score_tiled, row_reuse=True)])
+@pytest.mark.parametrize("logits,out_h,out_w,match", [
+    (ONE_PIXEL, 2**31, 5, r"out_size must be \(H, W\) with H, W >= 1 and H \* W <= 2\^30 pixels, got \(2147483648,"),
+    (ONE_PIXEL, 2**30 - 1, 2, r"H \* W <= 2\^30 pixels"),
+    (ONE_PIXEL, 2**62, 2**62, r"H \* W <= 2\^30 pixels"),  # the product overflows int64
+    (ONE_PIXEL, 0, 5, "out_size must be"),
+    (ONE_PIXEL.expand(17, 2, 1, 1), 2**15, 2**15, r"out_size \(32768, 32768\) for 17 images"),
+    (ONE_PIXEL.expand(1, 2, 2**16, 2**15), 1, 1, r"logits must have h \* w <= 2\^30"),
+    (ONE_PIXEL.expand(2**34, 2, 1, 1), 1, 1, r"logits must have B \* C \* h \* w <= 2\^34"),
+])
+def test_direct_region_score_refuses_sizes_beyond_bounds(op, logits, out_h, out_w, match):
+    # without the Python wrapper: checked in int64 before any allocation or 32-bit arithmetic
+    with pytest.raises(RuntimeError, match=match):
+        op(logits, None, None, 1, 0.0, out_h, out_w)
+
+
+@pytest.mark.parametrize("op", [torch.ops.dwaca.select_regions, torch.ops.dwaca_testing.select_regions_cuda_emulated])
+@pytest.mark.parametrize("score,counts,radius,exclusion,match", [
+    (torch.rand(1, 3, 3), [2**40], 1, 2, r"num_regions must be in \[0, 2\^33\], got 1099511627776"),
+    (torch.rand(1, 3, 3), [-1], 1, 2, r"num_regions must be in \[0, 2\^33\]"),
+    (torch.rand(3, 3, 3), [1, 2**32, 1], 1, 2, r"num_regions: centers \(3, 4294967296, 2\)"),
+    (torch.rand(1, 3, 3), [1], 2**62, 2, r"radius must be in \[0, 2\^31 - 1\], got 4611686018427387904"),
+    (torch.rand(1, 3, 3), [1], -1, 2, r"radius must be in \[0, 2\^31 - 1\]"),
+    (torch.rand(1, 3, 3), [1], 1, 2**31, r"exclusion_radius must be in \[0, 2\^31 - 1\]"),
+    (torch.zeros(1, 1, 1).expand(1, 2**16, 2**15), [1], 1, 2, r"score must have H \* W <= 2\^30"),
+    (torch.zeros(1, 1, 1).expand(1, 2**31, 1), [1], 1, 2, r"score must have H \* W <= 2\^30"),
+])
+def test_direct_select_regions_refuses_arguments_beyond_bounds(op, score, counts, radius, exclusion, match):
+    with pytest.raises(RuntimeError, match=match):
+        op(score, counts, radius, exclusion)
+
+
+def test_select_regions_at_the_largest_radii():
+    # radii up to 2^31 - 1 are clamped to the image: the whole image selected, its default exclusion capped
+    for fn in SELECT_FNS + [reference.select_regions]:
+        got = fn(torch.rand(2, 4, 5), 1, radius=2**31 - 1)
+        assert got.selected.all() and got.excluded.all()
+    got = torch.ops.dwaca.select_regions(torch.rand(1, 4, 5), [2], 2**31 - 1, 2**31 - 1)
+    assert got[1].all() and (got[0][0, 1] == -1).all()
+
+
+@pytest.mark.parametrize("fn", [ops.region_score, cuda_emulation.region_score])
+def test_region_score_outputs_do_not_require_grad(fn):
+    # no derivative: the outputs never require grad, without autograd's "no autograd kernel" warning
+    logits = torch.randn(2, 3, 4, 5, requires_grad=True)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        out = fn(logits)
+    assert not any(t.requires_grad for t in out)
+    with pytest.raises(RuntimeError, match="does not require grad"):
+        out.score.sum().backward()
+    assert logits.grad is None
+
+
+@pytest.mark.parametrize("op", [torch.ops.dwaca.select_regions, torch.ops.dwaca_testing.select_regions_cuda_emulated])
+def test_select_regions_outputs_do_not_require_grad(op):
+    score = torch.rand(2, 4, 5, requires_grad=True)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        out = op(score, [1, 2], 1, 2)
+    assert not any(t.requires_grad for t in out)
+
+
+@pytest.mark.parametrize("name", ["region_score", "select_regions"])
+def test_registered_backward_refuses(name):
+    # the formula autograd holds for the op: reached only if an output were ever made differentiable
+    with pytest.raises(RuntimeError, match=f"{name} is not differentiable"):
+        ops._not_differentiable(name)(None, torch.zeros(1))
+
+
 # ---------------------------------------------------------------------------------------------- the package
 
 
-@pytest.mark.parametrize("key", ["max_radius", "max_classes"])
+@pytest.mark.parametrize("key", ["max_radius", "max_classes", "max_image_pixels", "max_elements", "max_select_radius"])
 def test_mismatched_build_fails_import(monkeypatch, key):
     # an extension compiled with other limits than those the Python side checks arguments against is refused at
     # import, under python -O too

@@ -111,7 +111,7 @@ void region_score_impl(const at::Tensor& logits, const float* cw, const bool* la
                        const at::Tensor& uncertainty) {
   const int64_t B = logits.size(0);
   const int H = G.H, W = G.W, k = G.k;
-  const int nbands = (H + kBandRows - 1) / kBandRows;
+  const int64_t nbands = (int64_t{H} + kBandRows - 1) / kBandRows;  // 64-bit: H + 15 overflows an int near 2^31
   const scalar_t* x = logits.data_ptr<scalar_t>();
   float* s_out = score.data_ptr<float>();
   float* i_out = impurity.data_ptr<float>();

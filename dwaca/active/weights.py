@@ -1,13 +1,21 @@
 """Dynamic class weights: classes the model segments badly get larger weights in the region score."""
-import math
-
 import torch
+
+from ..ops._args import real_arg
 
 MODES = ("dwaca", "smoothed", "uniform")
 
 
 def _iou_tensor(per_class_iou):
-    iou = torch.as_tensor(per_class_iou, dtype=torch.float64).flatten().cpu()
+    if isinstance(per_class_iou, torch.Tensor) and (per_class_iou.dtype == torch.bool or per_class_iou.is_complex()):
+        raise TypeError(f"per_class_iou must hold real numbers, got {per_class_iou.dtype}")
+    try:
+        iou = torch.as_tensor(per_class_iou, dtype=torch.float64).cpu()
+    except (TypeError, ValueError, RuntimeError, OverflowError) as e:  # what as_tensor raises for a non-number
+        raise TypeError(f"per_class_iou must be a 1-D sequence or tensor of numbers, got {type(per_class_iou).__name__}"
+                        f" ({e})") from None
+    if iou.dim() != 1:
+        raise ValueError(f"per_class_iou must be 1-D (one IoU per class), got shape {tuple(iou.shape)}")
     if iou.numel() < 2:
         raise ValueError(f"per_class_iou must hold one IoU per class (at least 2), got {iou.numel()}")
     finite = iou[~torch.isnan(iou)]
@@ -16,6 +24,13 @@ def _iou_tensor(per_class_iou):
                          f"got min {finite.min().item() if finite.numel() else 'n/a'}, "
                          f"max {finite.max().item() if finite.numel() else 'n/a'} (percentages?)")
     return iou.clamp(0.0, 1.0)
+
+
+def _positive(name, value):
+    value = real_arg(name, value)
+    if value <= 0:
+        raise ValueError(f"{name} must be finite and > 0, got {value}")
+    return value
 
 
 def dynamic_class_weights(per_class_iou, mode="dwaca", *, floor=0.1, power=1.0):
@@ -52,10 +67,7 @@ def dynamic_class_weights(per_class_iou, mode="dwaca", *, floor=0.1, power=1.0):
         r = 1.0 / (iou / (iou.sum() + 1e-6) + 1e-6)
         w = (r - r.min() + 1e-6) / (r.max() - r.min() + 1e-6)
     else:
-        if not (math.isfinite(floor) and floor > 0):
-            raise ValueError(f"floor must be > 0, got {floor}")
-        if not (math.isfinite(power) and power > 0):
-            raise ValueError(f"power must be > 0, got {power}")
-        w = ((1.0 - iou) + floor) ** power
-        w = w / w.max()
+        floor, power = _positive("floor", floor), _positive("power", power)
+        base = (1.0 - iou) + floor
+        w = (base / base.max()) ** power  # scaled before the power: in (0, 1], no overflow to inf / inf for any power
     return w.to(torch.float32)

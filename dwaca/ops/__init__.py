@@ -20,7 +20,7 @@ import torch
 
 from .. import _extension
 from . import reference
-from ._args import MAX_CLASSES, MAX_RADIUS
+from ._args import MAX_CLASSES, MAX_ELEMENTS, MAX_IMAGE_PIXELS, MAX_RADIUS, MAX_SELECT_RADIUS
 from ._types import RegionScore, Selection
 from ._wrappers import region_score_with, select_regions_with
 
@@ -31,7 +31,9 @@ def _check_build():
     """Raises ImportError unless dwaca._C was compiled with the limits this package checks arguments against."""
     info = _extension.build_info()
     wrong = [f"{key} {info.get(key)}, not {want}"
-             for key, want in (("max_radius", MAX_RADIUS), ("max_classes", MAX_CLASSES)) if info.get(key) != want]
+             for key, want in (("max_radius", MAX_RADIUS), ("max_classes", MAX_CLASSES),
+                               ("max_image_pixels", MAX_IMAGE_PIXELS), ("max_elements", MAX_ELEMENTS),
+                               ("max_select_radius", MAX_SELECT_RADIUS)) if info.get(key) != want]
     if wrong:
         raise ImportError(f"dwaca._C was built from other sources ({'; '.join(wrong)}); {_extension.REBUILD}")
 
@@ -48,11 +50,13 @@ def region_score(logits, *, radius=1, class_weights=None, out_size=None, labeled
         class_weights: (C,) non-negative weights per predicted class (tensor on the logits' device, or a sequence);
             None means all ones (RIPU).
         out_size: (H, W) to upsample to (bilinear, align_corners=True) inside the kernel; None keeps (h, w).
+            H * W <= 2^30 (also h * w), and B * H * W <= 2^34 (also B * C * h * w).
         labeled: (B, H, W) bool, pixels already annotated; their score is -inf.
         sigma: Gaussian context weighting of the neighbourhood; 0 is the flat published window.
 
     Returns:
-        RegionScore(score, impurity, uncertainty), each (B, H, W) float32 on the logits' device.
+        RegionScore(score, impurity, uncertainty), each (B, H, W) float32 on the logits' device. Not
+        differentiable (argmax and histograms): the outputs never require grad, even for logits that do.
 
     Raises:
         TypeError / ValueError naming the argument on bad input, ValueError if the logits hold NaN or inf.
@@ -71,12 +75,16 @@ def select_regions(score, num_regions, *, radius=1, exclusion_radius=None):
     pixel-based selection (PA).
 
     Args:
-        score: (B, H, W) float32; -inf marks pixels that must never be picked.
-        num_regions: int, or one int per image.
+        score: (B, H, W) float32, H * W <= 2^30; -inf marks pixels that must never be picked.
+        num_regions: int, or one int per image, each in [0, 2^33], with B * max(num_regions) * 2 <= 2^34.
+        radius, exclusion_radius: in [0, 2^31 - 1]; a window wider than the image covers all of it.
 
     Returns:
         Selection(centers (B, N, 2) int64 (row, col) with -1 where fewer than N were picked, N = max(num_regions);
-        selected (B, H, W) bool; excluded (B, H, W) bool).
+        selected (B, H, W) bool; excluded (B, H, W) bool). Not differentiable: no output requires grad.
+
+    Raises:
+        TypeError / ValueError naming the argument on bad input, ValueError if the score holds NaN or +inf.
     """
     return select_regions_with(torch.ops.dwaca.select_regions, score, num_regions, radius, exclusion_radius)
 
@@ -103,3 +111,22 @@ def _select_regions_fake(score, num_regions, radius, exclusion_radius):
 
 torch.library.register_fake("dwaca::select_regions", _select_regions_fake)
 torch.library.register_fake("dwaca_testing::select_regions_cuda_emulated", _select_regions_fake)
+
+
+# No op has a derivative (argmax, histograms, a greedy walk). Without an autograd formula their outputs would
+# require grad whenever the input does (with a warning), and backward would silently give no gradient: the outputs
+# are marked non-differentiable instead, so they never require grad and no backward can reach the op.
+def _outputs_not_differentiable(ctx, inputs, output):
+    ctx.mark_non_differentiable(*output)
+
+
+def _not_differentiable(op_name):
+    def backward(ctx, *grads):
+        raise RuntimeError(f"{op_name} is not differentiable: its outputs come from an argmax and window histograms")
+    return backward
+
+
+for _name in ("dwaca::region_score", "dwaca::select_regions", "dwaca_testing::region_score_tiled",
+              "dwaca_testing::select_regions_cuda_emulated"):
+    torch.library.register_autograd(_name, _not_differentiable(_name.split("::")[1]),
+                                    setup_context=_outputs_not_differentiable)

@@ -8,7 +8,7 @@ import math
 import torch
 
 from ._args import (CLASS_WEIGHTS_VALUES, MAX_RADIUS, check_score, class_weights_arg, int_arg, labeled_arg,
-                    logits_arg, num_regions_arg, sigma_arg)
+                    logits_arg, num_regions_arg, select_radii_arg, sigma_arg)
 from ._types import RegionScore, Selection
 
 
@@ -35,12 +35,10 @@ def region_score_with(op, max_classes, logits, radius, class_weights, out_size, 
 
 def select_regions_with(op, score, num_regions, radius, exclusion_radius):
     check_score(score)
-    radius = int_arg("radius", radius)
-    exclusion_radius = 2 * radius if exclusion_radius is None else int_arg("exclusion_radius", exclusion_radius)
+    radius, exclusion_radius = select_radii_arg(radius, exclusion_radius)
     B, H, W = score.shape
-    counts = num_regions_arg(num_regions, B)
+    counts, n = num_regions_arg(num_regions, B)
     if B == 0:  # no image to carry the count: keep N from an int num_regions
-        n = num_regions if isinstance(num_regions, int) else 0
         return Selection(score.new_full((0, n, 2), -1, dtype=torch.int64),
                          score.new_zeros((0, H, W), dtype=torch.bool), score.new_zeros((0, H, W), dtype=torch.bool))
     centers, selected, excluded = op(score, counts, radius, exclusion_radius)

@@ -10,7 +10,7 @@ import torch
 import torch.nn.functional as F
 
 from ._args import (MAX_CLASSES, MAX_RADIUS, check_score, class_weights_arg, int_arg, labeled_arg, logits_arg,
-                    num_regions_arg, sigma_arg)
+                    num_regions_arg, select_radii_arg, sigma_arg)
 from ._types import RegionScore, Selection
 
 __all__ = ["region_score", "select_regions", "upsample_bilinear", "window_weights", "MAX_RADIUS", "MAX_CLASSES"]
@@ -84,11 +84,9 @@ def region_score(logits, *, radius=1, class_weights=None, out_size=None, labeled
 def select_regions(score, num_regions, *, radius=1, exclusion_radius=None):
     """Reference for :func:`dwaca.ops.select_regions`: the max-then-mask loop, one host sync per region."""
     check_score(score)
-    r = int_arg("radius", radius)
-    m = 2 * r if exclusion_radius is None else int_arg("exclusion_radius", exclusion_radius)
+    r, m = select_radii_arg(radius, exclusion_radius)
     B, H, W = score.shape
-    counts = num_regions_arg(num_regions, B)
-    n_max = max(counts, default=num_regions if isinstance(num_regions, int) else 0)
+    counts, n_max = num_regions_arg(num_regions, B)
     centers = torch.full((B, n_max, 2), -1, dtype=torch.int64, device=score.device)
     selected = torch.zeros(B, H, W, dtype=torch.bool, device=score.device)
     excluded = torch.zeros(B, H, W, dtype=torch.bool, device=score.device)
