@@ -27,10 +27,36 @@ from .transforms import normalize_only
 _SHOWN = 5  # how many offending names an error message lists
 
 
+# Formats are identified by content (PIL reads the magic bytes), never by the file's suffix.
+IMAGE_FORMATS = ("PNG", "JPEG")  # what the real datasets ship
+LABEL_FORMATS = ("PNG",)  # lossless: a JPEG saved under a label's name holds ids blurred by compression
+LABEL_8BIT_MODES = ("L", "P", "I", "I;16")  # single-channel (grayscale or palette) label maps
+
+
+def _require_format(img, formats, modes=None):
+    if img.format not in formats:
+        raise ValueError(f"expected {' or '.join(formats)} content, got {img.format or 'an unknown format'}")
+    if modes is not None and img.mode not in modes:
+        raise ValueError(f"expected a single-channel label map, got PIL mode {img.mode}")
+
+
+def read_header(path, kind, formats, modes=None):
+    """(W, H) of an image file from its header alone (the pixel data is not decoded). Raises OSError naming the file
+    (``kind``: "image" or "label") if it is missing or unreadable, not one of ``formats`` or, given ``modes``, of
+    another PIL mode."""
+    try:
+        with Image.open(path) as img:
+            _require_format(img, formats, modes)
+            return img.size
+    except (OSError, ValueError, SyntaxError) as err:
+        raise OSError(f"cannot read {kind} {path}: {err}") from err
+
+
 def read_rgb(path):
     """PNG/JPEG file -> (3, H, W) uint8 tensor. Raises OSError naming the file if it cannot be decoded."""
     try:
         with Image.open(path) as img:
+            _require_format(img, IMAGE_FORMATS)
             array = np.asarray(img.convert("RGB"))
     except (OSError, ValueError, SyntaxError) as err:
         raise OSError(f"cannot read image {path}: {err}") from err
@@ -41,8 +67,7 @@ def read_label_8bit(path):
     """Single-channel (grayscale or palette) label PNG -> (H, W) array of raw ids, palette indices kept as ids."""
     try:
         with Image.open(path) as img:
-            if img.mode not in ("L", "P", "I", "I;16"):
-                raise ValueError(f"expected a single-channel label map, got PIL mode {img.mode}")
+            _require_format(img, LABEL_FORMATS, LABEL_8BIT_MODES)
             return np.array(img)
     except (OSError, ValueError, SyntaxError) as err:
         raise OSError(f"cannot read label {path}: {err}") from err
@@ -60,8 +85,7 @@ def read_label_first_channel_16bit(path):
     try:
         data = np.fromfile(path, dtype=np.uint8)  # read once: verify() spends its image, so each open is anew
         with Image.open(io.BytesIO(data)) as img:
-            if img.format != "PNG":
-                raise ValueError(f"expected a PNG file, got {img.format}")
+            _require_format(img, LABEL_FORMATS)
             img.verify()
         if data[24] != 16:  # IHDR bit depth
             with Image.open(io.BytesIO(data)) as img:
@@ -108,6 +132,14 @@ class SegmentationDataset(Dataset):
     image_suffix = ".png"
     label_suffix = ".png"
     image_glob = "*"  # relative to the image folder, completed by image_suffix
+    label_modes = LABEL_8BIT_MODES  # PIL modes a label may have (None: any, the reader takes the first channel)
+    #: True where the format fixes sizes: every image has its label's size and all labels of the split share one
+    #: (evaluation batches labels at their original resolution)
+    sizes_fixed = False
+
+    def _layout_hint(self):
+        """The expected layout on one line: an error is one line."""
+        return "expected layout: " + ", ".join(line.strip() for line in self.layout.splitlines())
 
     def __init__(self, root, num_classes, transform=None, list_file=None, annotation_provider=None):
         self.root = Path(root)
@@ -116,13 +148,12 @@ class SegmentationDataset(Dataset):
         self.transform = transform if transform is not None else normalize_only()
         self.annotation_provider = annotation_provider
         if not self.root.is_dir():
-            raise FileNotFoundError(f"{type(self).__name__}: root {self.root} does not exist; expected layout:\n"
-                                    f"{self.layout}")
+            raise FileNotFoundError(f"{type(self).__name__}: root {self.root} does not exist; {self._layout_hint()}")
         self.image_dir, self.label_dir = self._folders()
         for folder in (self.image_dir, self.label_dir):
             if not folder.is_dir():
                 raise FileNotFoundError(
-                    f"{type(self).__name__}: missing folder {folder}; expected layout:\n{self.layout}\n"
+                    f"{type(self).__name__}: missing folder {folder}; {self._layout_hint()}; "
                     f"found: {_listing(folder.parent)}")
         self.names = self._names_from_list(list_file) if list_file is not None else self._discover()
 
@@ -138,6 +169,10 @@ class SegmentationDataset(Dataset):
     def _id_lut(self):
         """uint8 table mapping raw label ids to train ids."""
         raise NotImplementedError
+
+    def expected_label_size(self):
+        """(W, H) every label must have, or None where the format fixes no size."""
+        return None
 
     # -- files ----------------------------------------------------------------------------------------------------
     def _key(self, name):
@@ -157,7 +192,7 @@ class SegmentationDataset(Dataset):
                                                                                        self.label_suffix)}
         if not images and not labels:
             raise FileNotFoundError(f"{type(self).__name__}: no '{self.image_glob}{self.image_suffix}' images in "
-                                    f"{self.image_dir}; expected layout:\n{self.layout}")
+                                    f"{self.image_dir}; {self._layout_hint()}")
         image_keys = {self._key(n): n for n in images}
         label_keys = {n[: -len(self.label_suffix)] for n in labels}
         no_label = sorted(image_keys[k] for k in image_keys.keys() - label_keys)
@@ -174,12 +209,17 @@ class SegmentationDataset(Dataset):
         list_file = Path(list_file)
         if not list_file.is_file():
             raise FileNotFoundError(f"{type(self).__name__}: list file {list_file} does not exist")
-        names = []
-        for line in list_file.read_text().splitlines():
+        first_line = {}  # name -> line number: a repeated sample would be weighted twice, or selected twice
+        for number, line in enumerate(list_file.read_text().splitlines(), start=1):
             name = line.strip()
             if not name or name.startswith("#"):
                 continue
-            names.append(name if name.endswith(self.image_suffix) else name + self.image_suffix)
+            name = name if name.endswith(self.image_suffix) else name + self.image_suffix
+            if name in first_line:
+                raise ValueError(f"{type(self).__name__}: list file {list_file} names {name} twice "
+                                 f"(lines {first_line[name]} and {number})")
+            first_line[name] = number
+        names = list(first_line)
         if not names:
             raise ValueError(f"{type(self).__name__}: list file {list_file} names no samples")
         missing = [n for n in names if not (self.image_dir / n).is_file()

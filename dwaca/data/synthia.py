@@ -16,6 +16,7 @@ class SynthiaDataset(SegmentationDataset):
     """
 
     layout = "  <root>/[RAND_CITYSCAPES/]RGB/<n>.png\n  <root>/[RAND_CITYSCAPES/]GT/LABELS/<n>.png  (16-bit)"
+    label_modes = None  # RGB(A) or single-channel; the first channel holds the id
 
     def __init__(self, root, split="train", num_classes=16, transform=None, list_file=None, annotation_provider=None):
         self.split = split

@@ -8,6 +8,7 @@ import numpy as np
 from PIL import Image
 from cityscapesscripts.helpers.labels import id2label
 
+from ..cityscapes import SYNTHETIC_INFO
 from ..labels import class_names, trainid_to_cityscapes_id
 from .classes import EGO_VEHICLE
 from .scene import render_scene
@@ -92,5 +93,5 @@ def generate_benchmark(out, seed=0, num_source=300, num_target_train=150, num_ta
     stats = {"seconds": time.perf_counter() - start, "frequencies": frequencies}
     info = dict(seed=seed, num_source=num_source, num_target_train=num_target_train, num_target_val=num_target_val,
                 width=width, height=height, class_names=class_names(19), class_pixel_frequencies=frequencies)
-    (out / "synthetic_info.json").write_text(json.dumps(info, indent=1))
+    (out / SYNTHETIC_INFO).write_text(json.dumps(info, indent=1))
     return stats
