@@ -1,8 +1,12 @@
 """Fixtures and helpers shared by the test modules: the repository's paths, a tiny generated benchmark, the tools
-run or loaded in this process, and byte snapshots of folders and label pools."""
+run or loaded in this process, byte snapshots of folders and label pools, and a second process holding an output
+folder's lock."""
+import contextlib
 import importlib.util
 import json
+import os
 import runpy
+import subprocess
 import sys
 from pathlib import Path
 
@@ -57,3 +61,20 @@ def pool_state(root, wall_clock_fields):
         for field in wall_clock_fields:
             del record[field]
     return manifest, {p.name: p.read_bytes() for p in sorted((root / "masks").glob("*"))}
+
+
+@contextlib.contextmanager
+def lock_held_elsewhere(folder):
+    """Another process holds ``folder``'s output lock for the ``with`` block; yields its ``Popen`` (the caller may
+    kill it). The block starts once the lock is taken."""
+    script = ("import sys, time\nfrom dwaca.utils.lock import output_dir_lock\n"
+              "with output_dir_lock(sys.argv[1]):\n    print('held', flush=True)\n    time.sleep(120)\n")
+    proc = subprocess.Popen([sys.executable, "-c", script, str(folder)], stdout=subprocess.PIPE, text=True,
+                            env=dict(os.environ, PYTHONPATH=str(REPO)))
+    try:
+        assert proc.stdout.readline().strip() == "held"
+        yield proc
+    finally:
+        proc.kill()
+        proc.wait()
+        proc.stdout.close()

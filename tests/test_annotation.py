@@ -21,8 +21,9 @@ from dwaca.engine.checkpoint import save_checkpoint
 from dwaca.engine.solver import build_optimizer
 from dwaca.models import build_model
 from dwaca.utils.faults import KILL_ENV
+from dwaca.utils.lock import LockError
 
-from conftest import CONFIG, REPO, file_bytes, load_tool, pool_state
+from conftest import CONFIG, REPO, file_bytes, load_tool, lock_held_elsewhere, pool_state
 
 torch.set_num_threads(1)
 SEED = 3
@@ -112,6 +113,19 @@ def test_pending_export_refuses_a_second_export_and_a_round_is_never_paid_twice(
     with pytest.raises(AnnotationError, match="already imported"):
         IMPORT.main([str(tmp_path / "a"), "--output-dir", str(out)])
     assert file_bytes(out / "pool") == before
+
+
+def test_an_import_into_a_locked_output_dir_is_refused_and_writes_nothing(bench, tmp_path):
+    out = tmp_path / "run"
+    _export(bench, out, tmp_path / "a")
+    _oracle(bench, tmp_path / "a")
+    with lock_held_elsewhere(out):
+        before = file_bytes(out)
+        with pytest.raises(LockError, match=f"{out} is in use by another run"):
+            IMPORT.main([str(tmp_path / "a"), "--output-dir", str(out)])
+        assert file_bytes(out) == before
+    IMPORT.main([str(tmp_path / "a"), "--output-dir", str(out)])  # once the other run is gone it goes through
+    assert LabelPool(out / "pool").rounds_done == 1
 
 
 def test_partial_return_buys_only_what_arrived(bench, tmp_path):

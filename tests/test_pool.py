@@ -1,3 +1,4 @@
+import hashlib
 import json
 import os
 import shutil
@@ -7,7 +8,7 @@ import pytest
 from PIL import Image
 
 from dwaca.active import ANNOTATED_VOID, NOT_ANNOTATED, LabelPool, PoolError
-from dwaca.active.pool import MANIFEST
+from dwaca.active.pool import MANIFEST, VERSION
 from dwaca.utils.io import atomic_write_bytes
 
 from conftest import file_bytes
@@ -172,3 +173,91 @@ def test_commit_failing_at_any_write_rolls_back_or_is_recovered_forward(tmp_path
     # nine replaces failed in turn: plan, 2 staged masks, 2 done records, commit.json, 2 masks, manifest
     assert record["pixels"] == 18 and fail_at == 10
     assert LabelPool(root).pixels_total == 36 and not (root / "rounds").exists()
+
+
+def _move_labels(path):
+    """Rewrite the mask at ``path`` with its annotated pixels shifted one column: same count, same shape."""
+    mask = np.array(Image.open(path))
+    Image.fromarray(np.roll(mask, 1, axis=1)).save(path)
+
+
+def _digest(path):
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def test_a_mask_edited_with_its_pixel_count_kept_is_refused_naming_the_file(tmp_path):
+    pool = LabelPool(tmp_path / "pool", num_classes=19)
+    _one_round(pool)
+    manifest = json.loads((tmp_path / "pool" / MANIFEST).read_text())
+    assert manifest["version"] == VERSION == 2
+    for entry in manifest["images"].values():
+        assert entry["sha256"] == _digest(tmp_path / "pool" / entry["file"])
+    path = tmp_path / "pool" / pool.images[NAME_B]["file"]
+    _move_labels(path)
+    with pytest.raises(PoolError, match=rf"{path} .*does not match the sha256 .*restore that file from a backup, "
+                                        rf"or delete {tmp_path / 'pool'}"):
+        LabelPool(tmp_path / "pool")
+
+
+def test_a_version_1_pool_opens_unverified_and_is_upgraded_at_its_next_commit(tmp_path):
+    root = tmp_path / "pool"
+    _one_round(LabelPool(root, num_classes=19))
+    manifest = json.loads((root / MANIFEST).read_text())
+    manifest["version"] = 1
+    for entry in manifest["images"].values():
+        del entry["sha256"]
+    (root / MANIFEST).write_text(json.dumps(manifest))
+    _move_labels(root / manifest["images"][NAME_B]["file"])  # undetectable without checksums: taken as found
+    pool = LabelPool(root, num_classes=19)
+    pool.add_annotations(NAME_A, 0, _box((20, 30), 10, 13, 10, 13), np.zeros((20, 30), np.int64), regions=1)
+    pool.commit_round({"index": 1}, budget_pixels=9)
+    upgraded = json.loads((root / MANIFEST).read_text())
+    assert upgraded["version"] == VERSION and upgraded["pixels_total"] == 27
+    for entry in upgraded["images"].values():
+        assert entry["sha256"] == _digest(root / entry["file"])
+    _move_labels(root / upgraded["images"][NAME_B]["file"])
+    with pytest.raises(PoolError, match="does not match the sha256"):
+        LabelPool(root)
+
+
+def test_a_manifest_of_an_unknown_version_is_refused(tmp_path):
+    _one_round(LabelPool(tmp_path / "pool", num_classes=19))
+    path = tmp_path / "pool" / MANIFEST
+    path.write_text(path.read_text().replace(f'"version": {VERSION}', '"version": 3'))
+    with pytest.raises(PoolError, match=rf"{path} has version 3; this dwaca reads versions 1 and 2"):
+        LabelPool(tmp_path / "pool")
+
+
+def test_a_staged_mask_changed_after_journaling_is_refused_at_the_commit(tmp_path):
+    root = tmp_path / "pool"
+    pool = LabelPool(root, num_classes=19)
+    _one_round(pool)
+    before = file_bytes(root)
+    gt = np.zeros((20, 30), np.int64)
+    pool.stage_annotations(1, NAME_A, 0, _box((20, 30), 10, 13, 10, 13), gt, regions=1, budget_pixels=9)
+    pool.stage_annotations(1, NAME_B, 1, _box((20, 30), 10, 13, 10, 13), gt, regions=1, budget_pixels=9)
+    staged = pool.journal.staged_path(1, NAME_B)
+    done = pool.journal.done_path(1, 1)
+    assert json.loads(done.read_text())["sha256"] == _digest(staged)  # hashed when written
+    _move_labels(staged)
+    with pytest.raises(PoolError, match=rf"staged mask {staged} .*journal entry {done}.*Delete {root / 'rounds' / '1'} "
+                                        "and rerun"):
+        pool.prepare_commit(1, {"index": 1}, num_images=2)
+    assert not pool.journal.has_commit(1)
+    pool.journal.remove(1)
+    assert file_bytes(root) == before and LabelPool(root).rounds_done == 1
+
+
+def test_done_records_journaled_before_checksums_still_commit(tmp_path):
+    root = tmp_path / "pool"
+    pool = LabelPool(root, num_classes=19)
+    pool.stage_annotations(0, NAME_A, 0, _box((20, 30), 0, 3, 0, 3), np.zeros((20, 30), np.int64), regions=1,
+                           budget_pixels=9)
+    done = pool.journal.done_path(0, 0)
+    record = json.loads(done.read_text())
+    del record["sha256"]
+    done.write_text(json.dumps(record))
+    pool.prepare_commit(0, {"index": 0}, num_images=1)
+    pool.journal.publish(0)
+    pool.finish_commit(0)
+    assert LabelPool(root).images[NAME_A]["sha256"] == _digest(root / pool.images[NAME_A]["file"])

@@ -6,8 +6,9 @@
 
 DIR is the folder tools/select_queries.py wrote (queries.json, queries/) with the returned label PNGs in DIR/labels/.
 Every check runs before the pool changes; an error names the file and leaves the pool untouched. The commit is
-journaled: rerunning an import that was killed finishes it (each label bought once). Prints a report (pixels
-bought, images and pixels missing) as JSON.
+journaled: rerunning an import that was killed finishes it (each label bought once). OUTPUT_DIR must exist; its lock
+(dwaca/utils/lock.py) is held throughout, so an import while another process writes there stops at once. Prints a
+report (pixels bought, images and pixels missing) as JSON.
 """
 import argparse
 import json
@@ -22,6 +23,7 @@ except ImportError:  # running from a checkout without `pip install -e .`
 from dwaca.active import LabelPool
 from dwaca.active.annotation import AnnotationError, import_labels, read_queries
 from dwaca.config import add_config_arguments, config_from_args, run_main
+from dwaca.utils.lock import output_dir_lock
 
 
 def main(argv=None):
@@ -42,9 +44,10 @@ def main(argv=None):
         output_dir = cfg.OUTPUT_DIR
         if not output_dir:
             raise AnnotationError(f"{args.config_file or 'the config'}: OUTPUT_DIR is empty")
-    # recover: finish what a killed import (or training) left, so rerunning an interrupted import completes it
-    pool = LabelPool(Path(output_dir) / "pool", num_classes=classes, recover=True)
-    report = import_labels(pool, args.export_dir)
+    with output_dir_lock(output_dir):
+        # recover: finish what a killed import (or training) left, so rerunning an interrupted import completes it
+        pool = LabelPool(Path(output_dir) / "pool", num_classes=classes, recover=True)
+        report = import_labels(pool, args.export_dir)
     print(json.dumps({k: v for k, v in report.items() if k != "record"}, indent=1))
     return report
 

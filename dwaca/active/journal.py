@@ -6,13 +6,17 @@ Under the pool's root, round ``i`` keeps ``rounds/<i>/``::
     plan.json                     the round's parameters (the config its selection and budget depend on, class
                                   weights), fixed at its start
     staged/<key>.png              an image's whole mask after this round (only images that bought pixels)
-    done/<dataset index>.json     the image is finished: pixels added, regions, budget (written after its mask)
+    done/<dataset index>.json     the image is finished: pixels added, regions, budget, the sha256 of its staged
+                                  PNG's bytes (written after its mask)
     commit.json                   {"manifest": the manifest after the round}, written once every image is done
 
 Committing (``dwaca.active.pool.LabelPool``) moves the staged masks over ``masks/`` (``os.replace``), writes the
 manifest from ``commit.json``, and removes the round folder. Every file is written atomically, and every step of a
-commit is idempotent.
+commit is idempotent. The commit checks every staged mask against the sha256 of its done record, so a staged file
+changed after it was written never enters the pool (done records journaled before checksums carry none and are
+taken as they are).
 """
+import hashlib
 import json
 import os
 import shutil
@@ -61,14 +65,19 @@ class RoundJournal:
     def write_plan(self, round_index, plan):
         atomic_write_json(self.folder(round_index) / PLAN, plan)
 
+    def done_path(self, round_index, index):
+        return self.folder(round_index) / "done" / f"{int(index):06d}.json"
+
     def stage(self, round_index, name, index, mask, added, regions, **extra):
         """Write one image's mask after round ``round_index`` to ``staged/`` (if it adds pixels), then its done
-        record (``extra``, e.g. the image's budget, is kept in it)."""
-        if added:
-            atomic_write_bytes(self.staged_path(round_index, name), png_bytes(mask))
+        record with the staged PNG's sha256 (``extra``, e.g. the image's budget, is kept in it)."""
         record = dict(extra, name=name, index=int(index), shape=list(mask.shape), added=int(added),
                       regions=int(regions))
-        atomic_write_json(self.folder(round_index) / "done" / f"{int(index):06d}.json", record)
+        if added:
+            data = png_bytes(mask)
+            record["sha256"] = hashlib.sha256(data).hexdigest()  # the bytes in hand, not re-read from disk
+            atomic_write_bytes(self.staged_path(round_index, name), data)
+        atomic_write_json(self.done_path(round_index, index), record)
 
     def done(self, round_index):
         """{dataset index: done record} of the images round ``round_index`` has finished so far."""

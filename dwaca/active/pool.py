@@ -19,17 +19,24 @@ over the target, so a crash leaves either the old or the new version, never a to
 
 ``manifest.json`` holds::
 
-    {"version": 1,
+    {"version": 2,
      "pixels_total": annotated pixels so far (all images),
      "budget_pixels": pixels the config allows after the rounds done (sum of each round's budget),
      "rounds": [{"index", "iteration", "strategy", "setting", "regions", "pixels", "budget_pixels",
                  "per_image": {"min", "max", "mean"} (pixels bought per image), "seconds", ...}, ...],
      "images": {name: {"file": "masks/<key>.png", "index": dataset index, "shape": [H, W],
-                       "pixels": annotated pixels, "regions": regions (or pixels, in PA) bought}}}
+                       "pixels": annotated pixels, "regions": regions (or pixels, in PA) bought,
+                       "sha256": hex digest of the mask file's bytes}}}
 
 Loading (``LabelPool(root)`` on an existing folder) re-reads every mask and checks it against the manifest: a
-missing mask, a shape or a pixel count that disagrees, or a ``pixels_total`` that is not the sum, raises
-``PoolError`` naming the file.
+missing mask, a mask whose bytes do not match its sha256 (edited by hand, even with its pixel count kept, or
+damaged on disk), a shape or a pixel count that disagrees, or a ``pixels_total`` that is not the sum, raises
+``PoolError`` naming the file. dwaca keeps no second copy of a mask: the way back from a changed one is the file
+from a backup, or deleting the pool (every bought label with it) to start the run over.
+
+Version 1 manifests (written before checksums) still open: their masks get the count and shape checks only, are
+taken as found, and their checksums enter the manifest, rewritten as version 2, at the pool's next commit. A
+version this code does not know (a newer dwaca's) is refused.
 
 A selection round is journaled under ``rounds/<round index>/`` (``dwaca.active.journal``) so that killing the
 process at any moment and rerunning the same command finishes the round exactly as an uninterrupted run would
@@ -47,6 +54,8 @@ Budget exactness relies on one invariant the selection round keeps (see ``dwaca.
 never overlap pixels that are already annotated. ``add_annotations`` asserts it, so the pixels bought in a round
 are exactly the pixels of its selected windows.
 """
+import hashlib
+import io
 import json
 import time
 from pathlib import Path
@@ -63,19 +72,22 @@ ANNOTATED_VOID = 254
 MANIFEST = "manifest.json"
 MASK_DIR = "masks"
 COMMIT_ROUND = "commit_round"  # plan.json "source" of a round journaled by LabelPool.commit_round
-VERSION = 1
+VERSION = 2  # 2: a sha256 per mask
+UNVERIFIED_VERSION = 1  # before checksums: still read (see the module doc)
 
 
 def _read_mask(path):
-    """(H, W) uint8 mask stored at ``path``; PoolError naming the file if it is unreadable or not 8-bit gray."""
+    """((H, W) uint8 mask stored at ``path``, sha256 hex digest of the file's bytes); PoolError naming the file if
+    it is unreadable or not 8-bit gray. The file is read once for both."""
     try:
-        with Image.open(path) as img:
+        data = path.read_bytes()
+        with Image.open(io.BytesIO(data)) as img:
             mask = np.array(img)
     except (OSError, ValueError) as err:
         raise PoolError(f"cannot read pool mask {path}: {err}") from err
     if mask.dtype != np.uint8 or mask.ndim != 2:
         raise PoolError(f"pool mask {path} is not a single-channel 8-bit image")
-    return mask
+    return mask, hashlib.sha256(data).hexdigest()
 
 
 def _round_summary(record, per_image_added, budget_pixels):
@@ -89,6 +101,16 @@ def _round_summary(record, per_image_added, budget_pixels):
                            else {"min": 0, "max": 0, "mean": 0})
     record.setdefault("time", time.strftime("%Y-%m-%dT%H:%M:%S"))
     return record
+
+
+def rounds_on_disk(root):
+    """Rounds the manifest of the pool at ``root`` lists (0 if there is none), read without verifying the masks or
+    changing anything."""
+    path = Path(root) / MANIFEST
+    if not path.is_file():
+        return 0
+    manifest = read_json(path, "pool manifest")
+    return len(manifest.get("rounds", [])) if isinstance(manifest, dict) else 0
 
 
 class LabelPool:
@@ -157,21 +179,15 @@ class LabelPool:
         for key in ("pixels_total", "budget_pixels", "rounds", "images"):
             if key not in manifest:
                 raise PoolError(f"pool manifest {self.manifest_path} lacks '{key}'")
+        version = manifest.get("version")
+        if version not in (UNVERIFIED_VERSION, VERSION):
+            raise PoolError(f"pool manifest {self.manifest_path} has version {version!r}; this dwaca reads versions "
+                            f"{UNVERIFIED_VERSION} and {VERSION} (was it written by a newer one?)")
         total = 0
         for name, entry in manifest["images"].items():
-            path = self.root / entry["file"]
-            if not path.is_file():
-                raise PoolError(f"pool mask {path} (image {name!r}) listed in {self.manifest_path} is missing")
-            mask = _read_mask(path)
-            if list(mask.shape) != list(entry["shape"]):
-                raise PoolError(f"pool mask {path} has shape {list(mask.shape)}, {self.manifest_path} says "
-                                f"{entry['shape']}")
-            pixels = int((mask != NOT_ANNOTATED).sum())
-            if pixels != entry["pixels"]:
-                raise PoolError(f"pool mask {path} holds {pixels} annotated pixels, {self.manifest_path} says "
-                                f"{entry['pixels']}")
+            mask = self._load_mask(name, entry, verify=version == VERSION)
             self._masks[name] = mask
-            total += pixels
+            total += int(entry["pixels"])
         if total != manifest["pixels_total"]:
             raise PoolError(f"pool manifest {self.manifest_path}: pixels_total {manifest['pixels_total']} != "
                             f"{total}, the sum over its masks")
@@ -183,6 +199,28 @@ class LabelPool:
             raise PoolError(f"pool manifest {self.manifest_path}: {total} pixels annotated exceed the budget "
                             f"{manifest['budget_pixels']}")
         self.manifest = manifest
+
+    def _load_mask(self, name, entry, verify):
+        """The committed mask of ``name``, checked against its manifest ``entry`` (its sha256 only if ``verify``:
+        a version-1 entry gets the digest of the file as found, to be written at the next commit)."""
+        path = self.root / entry["file"]
+        if not path.is_file():
+            raise PoolError(f"pool mask {path} (image {name!r}) listed in {self.manifest_path} is missing")
+        mask, digest = _read_mask(path)
+        if verify and entry.get("sha256") != digest:
+            raise PoolError(f"pool mask {path} (image {name!r}) does not match the sha256 in {self.manifest_path}: "
+                            "it changed after it was written (edited by hand, or damaged on disk). dwaca keeps no "
+                            f"other copy: restore that file from a backup, or delete {self.root} to start the run's "
+                            "annotation over (every label bought so far is lost)")
+        entry["sha256"] = digest
+        if list(mask.shape) != list(entry["shape"]):
+            raise PoolError(f"pool mask {path} has shape {list(mask.shape)}, {self.manifest_path} says "
+                            f"{entry['shape']}")
+        pixels = int((mask != NOT_ANNOTATED).sum())
+        if pixels != entry["pixels"]:
+            raise PoolError(f"pool mask {path} holds {pixels} annotated pixels, {self.manifest_path} says "
+                            f"{entry['pixels']}")
+        return mask
 
     # -- reading ------------------------------------------------------------------------------------------------
     def mask(self, name):
@@ -340,6 +378,7 @@ class LabelPool:
         if self.rounds_done != round_index:
             raise PoolError(f"cannot commit round {round_index}: the pool at {self.root} has {self.rounds_done}")
         manifest = json.loads(json.dumps(self.manifest))
+        manifest["version"] = VERSION  # a version-1 pool is upgraded: _load recorded its masks' digests
         added = [self._apply_staged(manifest, round_index, entry) for _, entry in sorted(done.items())
                  if entry["added"]]
         record = _round_summary(record, added, budget)
@@ -357,7 +396,12 @@ class LabelPool:
         path = self.journal.staged_path(round_index, name)
         if not path.is_file():
             raise PoolError(f"round {round_index}: staged mask {path} of {name!r} is missing")
-        staged = _read_mask(path)
+        staged, digest = _read_mask(path)
+        if "sha256" in entry and entry["sha256"] != digest:
+            raise PoolError(f"staged mask {path} of {name!r} does not match the sha256 in its journal entry "
+                            f"{self.journal.done_path(round_index, entry['index'])}: it changed after it was written. "
+                            f"Delete {self.journal.folder(round_index)} and rerun the command to redo round "
+                            f"{round_index} (the committed pool is unchanged)")
         before = self._masks.get(name)
         if before is not None and (before.shape != staged.shape
                                    or not np.array_equal(staged[before != NOT_ANNOTATED],
@@ -366,6 +410,7 @@ class LabelPool:
         image = manifest["images"].setdefault(name, {"file": f"{MASK_DIR}/{mask_key(name)}.png",
                                                      "index": int(entry["index"]), "shape": list(staged.shape),
                                                      "pixels": 0, "regions": 0})
+        image["sha256"] = digest  # of the bytes publish moves over masks/ unchanged
         previous = image["pixels"]
         image["pixels"] = int((staged != NOT_ANNOTATED).sum())
         image["regions"] += int(entry["regions"])
@@ -382,11 +427,7 @@ class LabelPool:
         self.reload()
 
     def _rounds_on_disk(self):
-        """Rounds the manifest on disk lists (0 if there is none), read without verifying the masks."""
-        if not self.manifest_path.is_file():
-            return 0
-        manifest = read_json(self.manifest_path, "pool manifest")
-        return len(manifest.get("rounds", [])) if isinstance(manifest, dict) else 0
+        return rounds_on_disk(self.root)
 
     def _finish_interrupted_commit(self):
         """Remove temp files killed writes left and folders of rounds already committed; complete a commit a crash
