@@ -93,12 +93,12 @@ def test_train_and_test_report_user_errors_in_one_line(bench, tmp_path, monkeypa
     assert not (tmp_path / "t1").exists() and not (tmp_path / "t2").exists()
 
 
-def test_an_offline_weights_download_names_model_weights(tmp_path, monkeypatch, capsys):
+def test_an_offline_weights_download_names_model_weights(bench, tmp_path, monkeypatch, capsys):
     def offline(*args, **kwargs):
         raise urllib.error.URLError("[Errno -2] Name or service not known")
     monkeypatch.setattr(torch.hub, "load_state_dict_from_url", offline)
-    assert_user_error("train", ["-cfg", CONFIG, "OUTPUT_DIR", tmp_path / "w", "MODEL.WEIGHTS",
-                                "https://download.invalid/resnet18.pth"],
+    assert_user_error("train", ["-cfg", CONFIG, "DATASETS.ROOT", bench["root"], "OUTPUT_DIR", tmp_path / "w",
+                                "MODEL.WEIGHTS", "https://download.invalid/resnet18.pth"],
                       r"MODEL.WEIGHTS could not be downloaded \(.*Name or service not known\); .* local file",
                       monkeypatch, capsys)
 

@@ -5,6 +5,7 @@
 
 loads the model from the checkpoint ``resume``, the pool from OUTPUT_DIR/pool, selects round ``rounds done`` with
 ACTIVE.NAME / ACTIVE.SETTING and writes DIR/queries.json + DIR/queries/*.png (see dwaca/active/annotation.py).
+It holds OUTPUT_DIR's lock (dwaca/utils/lock.py) throughout: while another process writes there it stops at once.
 The annotators fill DIR/labels/; then run tools/import_labels.py DIR --output-dir OUTPUT.
 """
 import argparse
@@ -19,10 +20,10 @@ except ImportError:  # running from a checkout without `pip install -e .`
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from dwaca.active import LabelPool, PoolError
-from dwaca.active import check_active_config
 from dwaca.active.annotation import AnnotationError, export_queries, load_model_checked
-from dwaca.config import add_config_arguments, config_from_args, make_dir, run_main
+from dwaca.config import add_config_arguments, config_from_args, config_source, make_dir, run_main
 from dwaca.engine import ConfusionMatrix, evaluate_on_test, resolve_device, setup_logger
+from dwaca.utils.lock import output_dir_lock
 
 
 def iou_for_round(cfg, state, pool, model, device):
@@ -45,28 +46,35 @@ def main(argv=None):
     parser.add_argument("--export", required=True, metavar="DIR", help="folder to write the queries to (new)")
     add_config_arguments(parser, interleaved=True)
     args = parser.parse_intermixed_args(argv)  # --export may come anywhere among the KEY VALUE pairs
-    cfg = config_from_args(args)
-    source = " + ".join(filter(None, [args.config_file, "command-line overrides" if args.opts else ""])) or "defaults"
-    check_active_config(cfg, source)
+    cfg = config_from_args(args)  # validated, the ACTIVE budget keys included
+    source = config_source(args)
     if not cfg.resume:
         raise AnnotationError(f"{source}: pass the checkpoint to select with as `resume <path>`")
     if not cfg.OUTPUT_DIR:
         raise AnnotationError(f"{source}: OUTPUT_DIR is empty (the pool lives in OUTPUT_DIR/pool)")
-    log = setup_logger(make_dir(cfg.OUTPUT_DIR, "OUTPUT_DIR"), filename="select_log.txt")
     device = resolve_device(cfg)
     model, state = load_model_checked(cfg, cfg.resume, device)
+    output_dir = make_dir(cfg.OUTPUT_DIR, "OUTPUT_DIR")
+    with output_dir_lock(output_dir):  # before the log file: a refused run writes nothing
+        return export_round(cfg, args.export, model, state, device)
+
+
+def export_round(cfg, export_dir, model, state, device):
+    """Export the pool's next round, selected with ``model`` (checkpoint ``state``), to ``export_dir``; returns the
+    queries document."""
     pool = LabelPool(Path(cfg.OUTPUT_DIR) / "pool", num_classes=int(cfg.MODEL.NUM_CLASSES))
     if int(state.get("rounds_done", 0)) > pool.rounds_done:
         raise PoolError(f"checkpoint {cfg.resume} has {state['rounds_done']} rounds done, the pool at {pool.root} "
                         f"{pool.rounds_done}")
+    log = setup_logger(cfg.OUTPUT_DIR, filename="select_log.txt")
     per_class_iou, iou_source = iou_for_round(cfg, state, pool, model, device)
     seed = state.get("seed")
-    document = export_queries(cfg, model, pool, args.export, device=device, checkpoint=cfg.resume,
+    document = export_queries(cfg, model, pool, export_dir, device=device, checkpoint=cfg.resume,
                               iteration=int(state["iteration"]),  # a round runs after this many steps (trainer)
                               per_class_iou=per_class_iou, iou_source=iou_source,
                               seed=int(cfg.SEED if seed is None else seed))
     log.info("round %d exported to %s: %d images, %d regions, %d pixels requested (budget %d)", document["round"],
-             args.export, len(document["images"]), len(document["boxes"]), document["requested_pixels"],
+             export_dir, len(document["images"]), len(document["boxes"]), document["requested_pixels"],
              document["budget_pixels"])
     return document
 

@@ -17,8 +17,8 @@ try:
 except ImportError:  # running from a checkout without `pip install -e .`
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from dwaca.config import add_config_arguments, config_from_args, make_dir, run_main
-from dwaca.engine import setup_logger, train
+from dwaca.config import add_config_arguments, config_from_args, run_main
+from dwaca.engine import Trainer
 from dwaca.utils import comm as dist
 
 
@@ -29,11 +29,9 @@ def main(argv=None):
     cfg = config_from_args(args)
     dist.init_from_env(str(cfg.MODEL.DEVICE).split(":")[0])  # a no-op without torchrun
     try:
-        if dist.is_main() and cfg.OUTPUT_DIR:
-            make_dir(cfg.OUTPUT_DIR, "OUTPUT_DIR")
-        log = setup_logger((cfg.OUTPUT_DIR or None) if dist.is_main() else None)
-        log.info("config file %s, overrides %s", args.config_file, args.opts)
-        return train(cfg, log)
+        trainer = Trainer(cfg)  # refuses any misuse before OUTPUT_DIR is created or changed
+        trainer.log.info("config file %s, overrides %s", args.config_file, args.opts)
+        return trainer.run()
     finally:
         dist.cleanup()
 

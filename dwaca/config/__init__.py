@@ -1,7 +1,8 @@
 from ..utils.errors import run_main
 from ..utils.io import make_dir
-from .cli import ConfigError, add_config_arguments, at_least, config_from_args
+from .cli import add_config_arguments, at_least, config_from_args, config_source
 from .defaults import UNUSED_KEYS, cfg, get_cfg_defaults, load_config, unused_settings
+from .validate import ConfigError, validate_config
 
-__all__ = ["ConfigError", "UNUSED_KEYS", "add_config_arguments", "at_least", "cfg", "config_from_args",
-           "get_cfg_defaults", "load_config", "make_dir", "run_main", "unused_settings"]
+__all__ = ["ConfigError", "UNUSED_KEYS", "add_config_arguments", "at_least", "cfg", "config_from_args", "config_source",
+           "get_cfg_defaults", "load_config", "make_dir", "run_main", "unused_settings", "validate_config"]

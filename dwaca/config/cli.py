@@ -4,12 +4,9 @@ from pathlib import Path
 
 import yaml
 
-from ..utils.errors import UserError, error_message
+from ..utils.errors import error_message
 from .defaults import load_config
-
-
-class ConfigError(UserError, ValueError):
-    """The config file cannot be used; the message names the file (yacs' own messages name only the key)."""
+from .validate import ConfigError, validate_config
 
 
 def add_config_arguments(parser, interleaved=False):
@@ -24,8 +21,9 @@ def add_config_arguments(parser, interleaved=False):
 
 
 def config_from_args(args):
-    """The frozen config of parsed ``args``: defaults, then the file, then the overrides. A file that is missing,
-    not YAML or holds a bad key or value is a ConfigError naming it; a bad override a KeyError / ValueError."""
+    """The frozen, validated config of parsed ``args``: defaults, then the file, then the overrides. A file that is
+    missing, not YAML or holds a bad key or value is a ConfigError naming it; a bad override a KeyError / ValueError;
+    a value out of its range a ConfigError naming the key (``validate_config``)."""
     path = args.config_file
     if path:
         if not Path(path).is_file():
@@ -44,7 +42,14 @@ def config_from_args(args):
             load_config(path)  # the file alone first, so that its errors can be told from the overrides'
         except (KeyError, ValueError, TypeError, AssertionError) as err:
             raise ConfigError(f"-cfg {path}: {error_message(err)}") from err
-    return load_config(path or None, args.opts or ())
+    cfg = load_config(path or None, args.opts or ())
+    validate_config(cfg, config_source(args))
+    return cfg
+
+
+def config_source(args):
+    """What a config came from, for error messages: the file, the overrides, or the defaults."""
+    return " + ".join(filter(None, [args.config_file, "command-line overrides" if args.opts else ""])) or "defaults"
 
 
 def at_least(minimum):

@@ -6,7 +6,7 @@ from pathlib import Path
 import torch
 from torch.utils.data import DataLoader, Subset
 
-from ..data import build_dataset, class_names
+from ..data import build_dataset, check_dataset, class_names
 from ..models import build_model
 from ..models.checkpoint import check_model_config, load_checkpoint, load_model_state
 from ..utils import comm as dist
@@ -27,10 +27,10 @@ def _nan_to_none(x):
     return x
 
 
-def build_test_loader(cfg, batch_size=None):
+def build_test_loader(cfg, batch_size=None, dataset=None):
     """Loader over this rank's share of DATASETS.TEST (all of it in a single process) and the whole dataset;
-    ``batch_size`` defaults to TEST.BATCH_SIZE."""
-    dataset = build_dataset(cfg, cfg.DATASETS.TEST, "test")
+    ``batch_size`` defaults to TEST.BATCH_SIZE, ``dataset`` (already built) to DATASETS.TEST's."""
+    dataset = build_dataset(cfg, cfg.DATASETS.TEST, "test") if dataset is None else dataset
     part = dataset if dist.world_size() == 1 else Subset(dataset, dist.shard(range(len(dataset))))
     batch_size = cfg.TEST.BATCH_SIZE if batch_size is None else batch_size
     # Its own generator: iterating a loader draws a seed, which must not advance the training's global RNG.
@@ -87,13 +87,15 @@ def test_checkpoint(cfg, log=None):
     checkpoint = resolve_resume(cfg, cfg.OUTPUT_DIR)
     if checkpoint is None:  # unlike training, there is nothing to start from
         raise FileNotFoundError(f"resume auto: no model_iter*.pth checkpoint in OUTPUT_DIR {cfg.OUTPUT_DIR}")
-    log = log or setup_logger(make_dir(cfg.OUTPUT_DIR, "OUTPUT_DIR"), filename="test_log.txt")
     device = resolve_device(cfg)
     state = load_checkpoint(checkpoint, map_location="cpu")
     check_model_config(checkpoint, state, cfg)
+    dataset = build_dataset(cfg, cfg.DATASETS.TEST, "test")
+    check_dataset(dataset)
+    log = log or setup_logger(make_dir(cfg.OUTPUT_DIR, "OUTPUT_DIR"), filename="test_log.txt")
     model = build_model(cfg).to(device)
     load_model_state(model, state, checkpoint)
-    res = evaluate_on_test(cfg, model, device)
+    res = evaluate_on_test(cfg, model, device, loader=build_test_loader(cfg, dataset=dataset)[0])
     table = results_table(cfg, res, title=f"{checkpoint} on {cfg.DATASETS.TEST}")
     log.info("\n%s", table)  # the logger writes to stdout too
     path = write_results(cfg.OUTPUT_DIR, res, "test_results.json", iteration=int(state["iteration"]),

@@ -50,15 +50,22 @@ def check_budget_unchanged(path, state, cfg):
                          "selection budget; resume with the checkpoint's values or start a fresh OUTPUT_DIR")
 
 
-def reconcile_rounds(path, state, pool, cfg, log):
-    """Check checkpoint ``path`` (``state``) against ``pool`` (see the module doc); True when the checkpoint's
-    training confusion applies (both hold the same rounds)."""
+def check_rounds(path, state, pool, cfg):
+    """Refuse to resume from checkpoint ``path`` (``state``) onto ``pool`` (anything with ``rounds_done`` and
+    ``root``) when the pool is behind it or the run bought labels under another budget (see the module doc)."""
     ckpt_rounds = int(state.get("rounds_done", 0))
     if pool.rounds_done:
         check_budget_unchanged(path, state, cfg)
     if pool.rounds_done < ckpt_rounds:
         raise PoolError(f"checkpoint {path} has {ckpt_rounds} selection rounds done but the pool at "
                         f"{pool.root} holds {pool.rounds_done}; resume with the OUTPUT_DIR of the interrupted run")
+
+
+def reconcile_rounds(path, state, pool, cfg, log):
+    """``check_rounds``, then a warning if the pool is ahead of the checkpoint; True when the checkpoint's training
+    confusion applies (both hold the same rounds)."""
+    check_rounds(path, state, pool, cfg)
+    ckpt_rounds = int(state.get("rounds_done", 0))
     if pool.rounds_done > ckpt_rounds:
         log.warning("the pool holds %d rounds, the checkpoint %d: keeping the pool's rounds (not redone)",
                     pool.rounds_done, ckpt_rounds)

@@ -49,29 +49,30 @@ dynamic weights use is saved summed, on rank 0). Only rank 0 writes checkpoints,
 MODEL.DEVICE "cuda" without a visible CUDA device is an error (``DeviceError``) rather than a silent CPU fallback:
 a full-size config would otherwise run for weeks on the CPU. Pass ``MODEL.DEVICE cpu`` explicitly.
 """
+import contextlib
 import time
-from pathlib import Path
 
 import torch
 from torch.nn.parallel import DistributedDataParallel
 
 from ..active import run_selection_round
-from ..active.budget import check_active_config
 from ..active.selection import build_select_dataset
 from ..config import unused_settings
 from ..data import build_dataset
 from ..losses import adaptation_losses, upsample_to
 from ..models import build_model
-from ..models.checkpoint import check_model_config, load_checkpoint
 from ..utils import comm as dist
 from ..utils.amp import autocast_dtype, check_amp
 from ..utils.faults import crash_point
+from ..utils.io import make_dir
+from ..utils.lock import output_dir_lock
 from .checkpoint import check_finite_model, checkpoint_path, rng_state, save_checkpoint
 from .evaluation import evaluate_on_test
 from .hooks import FinalEvaluation, IterationLogger, PeriodicCheckpointer, SelectionRounds
 from .metrics import ConfusionMatrix
-from .resume import check_fresh_start, open_pool, resolve_resume, restore_training_state
-from .runtime import resolve_device, seed_everything, setup_logger
+from .preflight import preflight
+from .resume import check_fresh_start, open_pool, restore_training_state
+from .runtime import seed_everything, setup_logger
 from .solver import build_optimizer, set_poly_lr
 from .stream import BatchStream
 
@@ -117,21 +118,28 @@ def summed_confusion(confusion):
 
 
 class Trainer(TrainerBase):
-    """RIPU's recipe with active selection (see the module doc). ``Trainer(cfg)`` checks the config, prepares
-    OUTPUT_DIR, reads the checkpoint to resume from, seeds, opens the pool and builds model and optimizer;
+    """RIPU's recipe with active selection (see the module doc). ``Trainer(cfg)`` checks everything up front
+    (``dwaca.engine.preflight``: nothing is written before), prepares OUTPUT_DIR, seeds, opens the pool and builds model and optimizer;
     ``resume_or_load()`` restores the checkpoint's state and builds the data streams at its iteration, which it
-    returns; ``train(start, SOLVER.STOP_ITER)`` runs the loop."""
+    returns; ``train(start, stop)`` runs the loop, ``run()`` all three."""
 
     def __init__(self, cfg, log=None):
         super().__init__()
-        check_active_config(cfg)
-        if not cfg.OUTPUT_DIR:
-            raise ValueError("OUTPUT_DIR is empty; pass `OUTPUT_DIR <dir>`")
         self.cfg = cfg
-        self.output_dir = Path(cfg.OUTPUT_DIR)
-        self.log, self.device = self._prepare_output_dir(log)
-        self.resume_path = resolve_resume(cfg, self.output_dir)
-        self.state = self._read_resume_state()
+        self.output_dir, self.device, self.resume_path, self.state = preflight(cfg)
+        self._lock = contextlib.ExitStack()
+        if dist.is_main():  # one run per folder, from here until close()
+            make_dir(self.output_dir, "OUTPUT_DIR")
+            self._lock.enter_context(output_dir_lock(self.output_dir))
+        try:
+            self._set_up(log)
+        except BaseException:
+            self.close()
+            raise
+
+    def _set_up(self, log):
+        cfg = self.cfg
+        self.log = self._prepare_output_dir(log)
         saved_seed = self.state.get("seed") if self.state is not None else None
         self.seed = seed_everything(cfg.SEED if saved_seed is None else saved_seed)
         self.log.info("output dir %s, device %s, seed %d, strategy %s %s, %d threads, rank %d of %d",
@@ -155,24 +163,14 @@ class Trainer(TrainerBase):
         self.register_hooks(self.build_hooks())
 
     def _prepare_output_dir(self, log):
-        """(logger, device); rank 0 creates OUTPUT_DIR, writes config.yaml and removes torn checkpoint writes."""
+        """The logger; rank 0 writes config.yaml and removes torn checkpoint writes."""
         main = dist.is_main()
-        if main:
-            self.output_dir.mkdir(parents=True, exist_ok=True)
         log = log or setup_logger(self.output_dir if main else None)
-        device = resolve_device(self.cfg)
         if main:
             (self.output_dir / "config.yaml").write_text(self.cfg.dump())
             for torn in self.output_dir.glob(".model_iter*.tmp"):  # a checkpoint write that was killed
                 torn.unlink()
-        return log, device
-
-    def _read_resume_state(self):
-        if self.resume_path is None:
-            return None
-        state = load_checkpoint(self.resume_path, map_location="cpu")
-        check_model_config(self.resume_path, state, self.cfg)
-        return state
+        return log
 
     def _amp_settings(self):
         """(autocast dtype or None, GradScaler for fp16 or None); SOLVER.AMP is ignored, with a warning, off CUDA."""
@@ -309,6 +307,18 @@ class Trainer(TrainerBase):
             return None, "none"
         return total.compute()[0], "pool"
 
+    def run(self):
+        """Resume (or start), train to SOLVER.STOP_ITER, evaluate, release OUTPUT_DIR; returns ``summary()``."""
+        try:
+            self.train(self.resume_or_load(), int(self.cfg.SOLVER.STOP_ITER))
+            return self.summary()
+        finally:
+            self.close()
+
+    def close(self):
+        """Release OUTPUT_DIR's lock (the OS releases it when the process ends in any case)."""
+        self._lock.close()
+
     def summary(self):
         return {"results": self.results, "output_dir": str(self.output_dir), "iteration": self.iter,
                 "rounds_done": self.rounds_done, "checkpoint": self.checkpoint_name(),
@@ -319,6 +329,4 @@ def train(cfg, log=None):
     """Train (and select) according to ``cfg``, evaluate on DATASETS.TEST, write results.json; returns
     {"results": evaluator dict, "output_dir", "iteration", "rounds_done", "checkpoint", "train_seconds", "seed"}.
     In a distributed run (process group initialised, see ``dwaca.utils.comm``) every rank calls it."""
-    trainer = Trainer(cfg, log)
-    trainer.train(trainer.resume_or_load(), int(cfg.SOLVER.STOP_ITER))
-    return trainer.summary()
+    return Trainer(cfg, log).run()

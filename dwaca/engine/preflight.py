@@ -1,0 +1,73 @@
+"""What a run checks before it writes anything: the config, the device, the checkpoint it resumes from, the
+labelled pool on disk, any annotation export still pending, and every dataset it will read. The first problem is an error naming the key, file
+or value and what was expected; OUTPUT_DIR is neither created nor changed."""
+from pathlib import Path
+from types import SimpleNamespace
+
+from ..active.annotation import PENDING, read_pending
+from ..active.errors import AnnotationError
+from ..active.pool import rounds_on_disk
+from ..config import validate_config
+from ..data import build_dataset, check_dataset
+from ..models.checkpoint import check_model_config, load_checkpoint
+from .resume import check_fresh_start, check_rounds, resolve_resume
+from ..utils import comm as dist
+from .runtime import resolve_device
+
+
+def check_output_dir(cfg):
+    """OUTPUT_DIR as a Path; ValueError if it is empty or names a file."""
+    if not cfg.OUTPUT_DIR:
+        raise ValueError("OUTPUT_DIR is empty; pass `OUTPUT_DIR <dir>`")
+    output_dir = Path(cfg.OUTPUT_DIR)
+    if output_dir.exists() and not output_dir.is_dir():
+        raise NotADirectoryError(f"OUTPUT_DIR {output_dir} is a file, not a folder")
+    return output_dir
+
+
+def read_resume_state(cfg, output_dir):
+    """(checkpoint path or None, its state dict or None): the checkpoint ``resume`` names, read and checked to fit
+    the configured model."""
+    path = resolve_resume(cfg, output_dir)
+    if path is None:
+        return None, None
+    state = load_checkpoint(path, map_location="cpu")
+    check_model_config(path, state, cfg)
+    return path, state
+
+
+def check_pool_on_disk(cfg, output_dir, resume_path, state):
+    """The pool's rounds against the checkpoint (``dwaca.engine.resume``), and no export awaiting its import: a
+    round answered by the oracle meanwhile would make the annotators' labels unusable."""
+    root = output_dir / "pool"
+    pool = SimpleNamespace(root=root, rounds_done=rounds_on_disk(root))  # read as on disk; nothing is recovered yet
+    if state is None:
+        check_fresh_start(pool, output_dir)
+    else:
+        check_rounds(resume_path, state, pool, cfg)
+    pending = read_pending(pool)
+    if pending is not None and int(pending.get("round", -1)) >= pool.rounds_done:
+        raise AnnotationError(f"{root / PENDING}: round {pending.get('round')} was exported to {pending.get('dir')} "
+                              "and not imported yet; import the annotators' labels with tools/import_labels.py "
+                              "before training on (or delete that file to abandon the export)")
+
+
+def check_datasets(cfg, splits):
+    """``check_dataset`` on DATASETS.<key> for each (key, mode) of ``splits``: every file's header, up front."""
+    for key, mode in splits:
+        check_dataset(build_dataset(cfg, cfg.DATASETS[key], mode), progress=dist.is_main())
+
+
+TRAINING_SPLITS = (("SOURCE_TRAIN", "train_source"), ("TARGET_TRAIN", "train_target"), ("TEST", "test"))
+
+
+def preflight(cfg):
+    """Check everything a training run needs before it writes anything; returns (OUTPUT_DIR, device, checkpoint path
+    or None, its state or None)."""
+    validate_config(cfg)
+    output_dir = check_output_dir(cfg)
+    device = resolve_device(cfg)
+    resume_path, state = read_resume_state(cfg, output_dir)
+    check_pool_on_disk(cfg, output_dir, resume_path, state)
+    check_datasets(cfg, TRAINING_SPLITS)  # the selection rounds read TARGET_TRAIN's files too
+    return output_dir, device, resume_path, state
