@@ -296,3 +296,32 @@ def test_round_index_must_follow_the_pool(tmp_path):
         run_selection_round(cfg, TinyNet(), pool, 1, 0, device=torch.device("cpu"),
                             dataset=FakeTarget(provider=pool.annotation_provider), progress=False, num_workers=0)
     assert issubclass(BudgetError, PoolError)
+
+
+class StridedNet(TinyNet):
+    """Logits at half the input resolution, as a real network's are at a fraction of it."""
+
+    def forward(self, x):
+        return self.conv(x)[..., ::2, ::2]
+
+
+@pytest.mark.parametrize("via_input", [True, False])
+def test_logits_reach_the_label_grid_in_two_steps_as_published_or_in_one(via_input, tmp_path, monkeypatch):
+    scored = []
+
+    def spy(name, logits, **kwargs):
+        scored.append(logits.clone())
+        return strategy_scores(name, logits, **kwargs)
+
+    monkeypatch.setattr(selection, "strategy_scores", spy)
+    cfg = _cfg(ACTIVE__UPSAMPLE_VIA_INPUT=via_input)
+    pool = LabelPool(tmp_path / "pool", num_classes=C)
+    data, model = FakeTarget(provider=pool.annotation_provider), StridedNet()
+    batch = [data[0], data[1]]
+    list(selection.select_batches(cfg, model, pool, 0, [batch], device=torch.device("cpu"), weights=None, seed=0))
+    image = torch.stack([it["image"] for it in batch])
+    logits = model(image)
+    if via_input:  # bilinear (align_corners) to the network's input size first; the kernel then goes to the labels
+        logits = torch.nn.functional.interpolate(logits, size=image.shape[-2:], mode="bilinear", align_corners=True)
+    assert len(scored) == 1
+    torch.testing.assert_close(scored[0], logits)

@@ -4,7 +4,9 @@ For every target image (dataset in "select" mode: image resized to INPUT.INPUT_S
 at full resolution), in batches of ACTIVE.BATCH_SIZE on the model's device, in eval mode under ``torch.no_grad``:
 
 1. forward the image; the strategy (``strategies.strategy_scores``) scores every pixel of the label grid, the
-   logits being upsampled to it inside the kernel (``out_size``);
+   logits being upsampled to it inside the kernel (``out_size``). With ACTIVE.UPSAMPLE_VIA_INPUT (default) they are
+   first upsampled to the network's input size, as the published selection does (bilinear, align_corners=True,
+   twice); without it the kernel upsamples the logits in one step;
 2. centres near pixels already bought are blocked: the annotated mask is DILATED by k = ACTIVE.RADIUS_K (a
    (2k+1)^2 max-pool), as RIPU keeps the neighbourhood of earlier picks excluded in later rounds. As k is at least
    the window radius, no new window can touch an annotated pixel. Together with ``select_regions``' exclusion
@@ -29,6 +31,7 @@ import torch
 from torch.utils.data import DataLoader, Subset
 
 from ..data import build_dataset
+from ..losses import upsample_to
 from ..ops import select_regions
 from ..utils import comm as dist
 from ..utils.amp import autocast_dtype
@@ -127,6 +130,8 @@ def select_batches(cfg, model, pool, round_index, batches, *, device, weights, s
             image = torch.stack([it["image"] for it in group]).to(device, non_blocking=True)
             with torch.autocast("cuda", dtype=amp_dtype, enabled=amp_dtype is not None):
                 logits = model(image)
+            if active.UPSAMPLE_VIA_INPUT:  # the published two-step upsampling (see the module doc)
+                logits = upsample_to(logits.float(), image.shape[-2:])
             if device.type == "cuda":
                 torch.cuda.synchronize(device)
             t1 = time.perf_counter()

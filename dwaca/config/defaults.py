@@ -78,6 +78,9 @@ _C.ACTIVE.WEIGHT_MODE = "dwaca"
 _C.ACTIVE.IOU_SOURCE = "pool"
 # dwaca: images scored per forward pass during a selection round.
 _C.ACTIVE.BATCH_SIZE = 1
+# dwaca: upsample the logits to the network's input size before the scoring kernel upsamples them to the label grid,
+# two bilinear steps as the published selection does; False scores from the logits in one step (less memory).
+_C.ACTIVE.UPSAMPLE_VIA_INPUT = True
 _C.ACTIVE.VIZ_MASK = True  # unused (RIPU: save pictures of the selected masks)
 
 _C.TEST = CN()
