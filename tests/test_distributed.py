@@ -23,8 +23,9 @@ from conftest import CONFIG, file_bytes
 WORLD = 2
 
 
-def _cfg(data_root, out, name="AL-DWACA", seed=5, batch=1):
+def _cfg(data_root, out, name="AL-DWACA", seed=5, batch=1, sampling="uniform"):
     return load_config(str(CONFIG), [
+        "DATASETS.SOURCE_SAMPLING", sampling,
         "DATASETS.ROOT", str(data_root), "OUTPUT_DIR", str(out), "MODEL.DEVICE", "cpu",
         "INPUT.SOURCE_INPUT_SIZE_TRAIN", "(64, 32)", "INPUT.TARGET_INPUT_SIZE_TRAIN", "(64, 32)",
         "INPUT.INPUT_SIZE_TEST", "(64, 32)", "SOLVER.MAX_ITER", "4", "SOLVER.STOP_ITER", "4",
@@ -56,7 +57,8 @@ def _worker(rank, port, data_root, checkpoint, outputs):
             _select_two_rounds(_cfg(data_root, out), checkpoint, strategy)
         # SEED -1: each rank would draw its own seed, so rank 0's draw must reach every rank. Two images per rank:
         # BatchNorm over one image diverges within these few steps for some seeds, and -1 may draw any.
-        out = train(_cfg(data_root, outputs["train"], seed=-1, batch=2))
+        # class-balanced: rank 0 computes the class statistics, the other ranks read its cache
+        out = train(_cfg(data_root, outputs["train"], seed=-1, batch=2, sampling="class_balanced"))
         seeds = dist.all_gather_object(out["seed"])
         assert seeds[0] == seeds[1], seeds
     finally:
@@ -113,6 +115,9 @@ def test_sharded_round_equals_single_process_and_ddp_trains(data_root, tmp_path)
                                                          "model_iter000004.pth"]
     assert json.loads((ddp / "results.json").read_text())["rounds_done"] == 2
     assert "rank 0 of 2" in (ddp / "log.txt").read_text()
+    sampler = load_checkpoint(ddp / "model_iter000004.pth")["source_sampler"]
+    assert sampler["position"] == 4 and sampler["draws"] == 4 * 2 * WORLD  # MAX_ITER x BATCH_SIZE x ranks
+    assert (data_root / "gtav" / "gtav_label_info.json").is_file()
 
 
 def _rng_worker(rank, port, path):

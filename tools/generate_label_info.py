@@ -13,14 +13,13 @@ Schema of the output (``<OUT>/<dataset>_label_info.json`` when OUT is a folder, 
      "total": [t_0, ..., t_N-1]}                   # sum over images
 
 Ignored pixels (255) are not counted. ``label_to_file`` of RIPU is ``[n for n, c in images.items() if c[k] > 0]``.
+Written into the dataset's own folder (as above), this is the file class-balanced source sampling
+(DATASETS.SOURCE_SAMPLING, ``dwaca.data.class_balance``) reads when that folder holds no published
+``<dataset>_label_info.p``; a training run that finds neither computes it and writes it there itself.
 """
 import argparse
-import json
 import sys
 from pathlib import Path
-
-import numpy as np
-from tqdm import tqdm
 
 try:
     import dwaca  # noqa: F401  (installed package preferred)
@@ -29,18 +28,9 @@ except ImportError:  # running from a checkout without `pip install -e .`
 
 from dwaca.config import make_dir, run_main
 from dwaca.data import CityscapesDataset, GTAVDataset, SynthiaDataset
+from dwaca.data.label_info import label_info_json, write_label_info_json
 
 DEFAULT_NUM_CLASSES = {"gtav": 19, "synthia": 16, "cityscapes": 19}
-
-
-def class_pixel_counts(dataset, progress=True):
-    """{name: [pixels of each class]} over ``dataset`` (ground truth at full resolution) and the total."""
-    images, total = {}, np.zeros(dataset.num_classes, dtype=np.int64)
-    for index in tqdm(range(len(dataset)), desc="label info", unit="img", disable=not progress):
-        counts = np.bincount(dataset.load_train_ids(index).ravel(), minlength=256)[:dataset.num_classes]
-        images[dataset.names[index]] = counts.tolist()
-        total += counts
-    return images, total.tolist()
 
 
 def main(argv=None):
@@ -63,11 +53,9 @@ def main(argv=None):
     else:
         dataset_cls = GTAVDataset if args.dataset == "gtav" else SynthiaDataset
         dataset = dataset_cls(args.data_root, num_classes=num_classes, list_file=args.list_file)
-    images, total = class_pixel_counts(dataset)
-
-    out.write_text(json.dumps({"dataset": args.dataset, "num_classes": num_classes,
-                               "class_names": dataset.class_names, "images": images, "total": total}))
-    print(f"{len(images)} images, {sum(total)} labelled pixels -> {out}")
+    info = label_info_json(dataset, args.dataset)
+    write_label_info_json(out, info)
+    print(f"{len(info['images'])} images, {sum(info['total'])} labelled pixels -> {out}")
 
 
 if __name__ == "__main__":

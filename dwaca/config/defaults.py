@@ -33,6 +33,10 @@ _C.DATASETS.ROOT = "datasets"
 _C.DATASETS.SOURCE_TRAIN = ""
 _C.DATASETS.TARGET_TRAIN = ""
 _C.DATASETS.TEST = ""
+# dwaca: how the source stream draws images: "class_balanced" (the published list: rare classes drawn far more
+# often, see dwaca/data/class_balance.py; label statistics from <source root>/<dataset>_label_info.p or .json,
+# computed once if neither exists) or "uniform" (every source image once per epoch).
+_C.DATASETS.SOURCE_SAMPLING = "class_balanced"
 
 _C.SOLVER = CN()
 _C.SOLVER.MAX_ITER = 60000

@@ -5,6 +5,7 @@ import math
 
 from ..active.budget import check_active_config
 from ..active.weights import MODES as WEIGHT_MODES
+from ..data.class_balance import SAMPLING_MODES
 from ..losses import LCR_TYPES
 from ..models import MODEL_NAMES
 from ..utils.amp import AMP_DTYPES
@@ -39,6 +40,7 @@ RULES = (
     ("MODEL.NUM_CLASSES", lambda v: v in (16, 19), "19 (GTAV -> Cityscapes) or 16 (SYNTHIA -> Cityscapes)"),
     ("MODEL.DEVICE", lambda v: isinstance(v, str) and (v == "cpu" or v.split(":")[0] == "cuda"),
      "'cpu', 'cuda' or 'cuda:N'"),
+    ("DATASETS.SOURCE_SAMPLING", lambda v: v in SAMPLING_MODES, f"one of {', '.join(SAMPLING_MODES)}"),
     ("INPUT.SOURCE_INPUT_SIZE_TRAIN", _size, "(W, H), two positive integers"),
     ("INPUT.TARGET_INPUT_SIZE_TRAIN", _size, "(W, H), two positive integers"),
     ("INPUT.INPUT_SIZE_TEST", _size, "(W, H), two positive integers"),

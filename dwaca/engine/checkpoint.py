@@ -6,7 +6,9 @@ A checkpoint holds everything a run needs to continue exactly where it stopped::
      "iteration": optimisation steps done, "rounds_done": selection rounds done,
      "train_confusion": (C, C) int64 confusion on annotated target pixels since the last round,
      "rng": [{"torch", "cuda", "numpy", "python"} of rank 0, of rank 1, ...], "config": the yacs dump,
-     "seed": the run's seed}
+     "seed": the run's seed,
+     "source_sampler": {"kind", "position": source batches done, "statistics_sha256", "statistics_file", "draws"}
+                       (``dwaca.data.class_balance.SourceSampling.state``; written by the trainer)}
 
 Reading one back and checking that it fits the model is ``dwaca.models.checkpoint``'s.
 """

@@ -1,5 +1,6 @@
 """What a run checks before it writes anything: the config, the device, the checkpoint it resumes from, the
-labelled pool on disk, any annotation export still pending, and every dataset it will read. The first problem is an error naming the key, file
+labelled pool on disk, any annotation export still pending, every dataset it will read and the source's class
+statistics. The first problem is an error naming the key, file
 or value and what was expected; OUTPUT_DIR is neither created nor changed."""
 from pathlib import Path
 from types import SimpleNamespace
@@ -9,8 +10,9 @@ from ..active.errors import AnnotationError
 from ..active.pool import rounds_on_disk
 from ..config import validate_config
 from ..data import build_dataset, check_dataset
+from ..data.class_balance import SourceSampling
 from ..models.checkpoint import check_model_config, load_checkpoint
-from .resume import check_fresh_start, check_rounds, resolve_resume
+from .resume import check_fresh_start, check_rounds, check_source_sampler, resolve_resume
 from ..utils import comm as dist
 from .runtime import resolve_device
 
@@ -58,6 +60,17 @@ def check_datasets(cfg, splits):
         check_dataset(build_dataset(cfg, cfg.DATASETS[key], mode), progress=dist.is_main())
 
 
+def check_source_sampling(cfg, resume_path, state):
+    """The source stream's sampling (``dwaca.data.class_balance``): class-balanced statistics read (or computed and
+    cached, by rank 0 first) and checked against the source set; a resumed checkpoint must have drawn alike."""
+    source = build_dataset(cfg, cfg.DATASETS.SOURCE_TRAIN, "train_source")
+    sampling = SourceSampling.from_config(cfg, source, dist.world_size()) if dist.is_main() else None
+    dist.barrier()
+    sampling = sampling or SourceSampling.from_config(cfg, source, dist.world_size(), progress=False)
+    if state is not None:
+        check_source_sampler(resume_path, state, sampling.identity())
+
+
 TRAINING_SPLITS = (("SOURCE_TRAIN", "train_source"), ("TARGET_TRAIN", "train_target"), ("TEST", "test"))
 
 
@@ -70,4 +83,5 @@ def preflight(cfg):
     resume_path, state = read_resume_state(cfg, output_dir)
     check_pool_on_disk(cfg, output_dir, resume_path, state)
     check_datasets(cfg, TRAINING_SPLITS)  # the selection rounds read TARGET_TRAIN's files too
+    check_source_sampling(cfg, resume_path, state)
     return output_dir, device, resume_path, state

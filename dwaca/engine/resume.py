@@ -50,6 +50,31 @@ def check_budget_unchanged(path, state, cfg):
                          "selection budget; resume with the checkpoint's values or start a fresh OUTPUT_DIR")
 
 
+def check_source_sampler(path, state, identity):
+    """ValueError if checkpoint ``path`` (``state``) drew its source batches otherwise than a run with
+    ``identity`` (``SourceSampling.identity()``) would: resuming would not continue the same stream. A checkpoint
+    without a "source_sampler" entry was written before class-balanced sampling existed: uniform."""
+    saved = state.get("source_sampler") or {"kind": "uniform", "statistics_sha256": None, "draws": None}
+    if saved["kind"] != identity["kind"]:
+        raise ValueError(f"checkpoint {path} drew its source batches with DATASETS.SOURCE_SAMPLING "
+                         f"'{saved['kind']}', this run with '{identity['kind']}'; resume with the checkpoint's mode "
+                         "or start a fresh OUTPUT_DIR")
+    if saved["statistics_sha256"] != identity["statistics_sha256"]:
+        raise ValueError(f"checkpoint {path} drew its source batches from label statistics with sha256 "
+                         f"{saved['statistics_sha256'][:12]} ({saved.get('statistics_file')}), "
+                         f"{identity['statistics_file']} has {identity['statistics_sha256'][:12]}; restore the "
+                         "checkpoint's statistics file or start a fresh OUTPUT_DIR")
+    if saved["draws"] != identity["draws"]:
+        raise ValueError(f"checkpoint {path} drew from a class-balanced list built for {saved['draws']} images "
+                         "(SOLVER.MAX_ITER x SOLVER.BATCH_SIZE x processes), this run for "
+                         f"{identity['draws']}; resume with the checkpoint's values or start a fresh OUTPUT_DIR")
+
+
+def source_position(state, iteration):
+    """The source stream's position (batches done) saved in checkpoint ``state``, else ``iteration``."""
+    return int((state.get("source_sampler") or {}).get("position", iteration))
+
+
 def check_rounds(path, state, pool, cfg):
     """Refuse to resume from checkpoint ``path`` (``state``) onto ``pool`` (anything with ``rounds_done`` and
     ``root``) when the pool is behind it or the run bought labels under another budget (see the module doc)."""

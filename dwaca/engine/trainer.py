@@ -13,6 +13,10 @@ Each iteration ``it`` (1-based, up to SOLVER.STOP_ITER; the poly schedule runs o
    that iteration. A round due at STOP_ITER is left to the run that resumes from the final checkpoint (it runs
    before that run's first step; in between, the round can be answered by hand, ``dwaca.active.annotation``).
 
+The source batches follow DATASETS.SOURCE_SAMPLING: "class_balanced" (the published list, rare classes drawn far
+more often; ``dwaca.data.class_balance``) or "uniform" (every source image once per epoch); either list is visited
+in a seeded permutation per epoch. The target stream is uniform.
+
 The loop is ``TrainerBase``'s; 2., 3., logging and the final evaluation are hooks (``dwaca.engine.hooks``) and the
 rules of resuming are ``dwaca.engine.resume``'s, each testable alone.
 
@@ -26,11 +30,13 @@ Per-class IoU for the dynamic weights (AL-DWACA), ACTIVE.IOU_SOURCE:
 
 Resume (yacs key ``resume``, as RIPU): model, optimizer (momentum), AMP scaler, iteration, the LR schedule (a
 function of the iteration), the RNG states, the training confusion and the data order (an epoch-seeded
-permutation, skipped to the position) are restored; the pool is re-read from disk and verified, and rounds it
-already holds are never redone. If the pool is ahead of the checkpoint (a crash between a round and the next
-checkpoint) the pool wins: its rounds are kept, with a warning (``dwaca.engine.resume``). Augmentation draws are
-bit-exact across a resume with SOLVER.NUM_WORKERS 0 (they then come from the restored global RNG); with workers,
-each epoch's worker seeds derive from the run seed and the position.
+permutation, skipped to the position; the source stream's position and sampling are saved as "source_sampler", and
+resuming with another sampling mode, other class statistics or another class-balanced list length is refused) are
+restored; the pool is re-read from disk and verified, and rounds it already holds are never redone. If the pool
+is ahead of the checkpoint (a crash between a round and the next checkpoint) the pool wins: its rounds are kept,
+with a warning (``dwaca.engine.resume``). Augmentation draws are bit-exact across a resume with SOLVER.NUM_WORKERS
+0 (they then come from the restored global RNG); with workers, each epoch's worker seeds derive from the run seed
+and the position.
 
 ``resume auto`` resumes from the newest checkpoint in OUTPUT_DIR (a fresh start if there is none), so one command
 can be rerun until the run is complete. Each selection round starts from a checkpoint of its iteration (the
@@ -59,6 +65,7 @@ from ..active import run_selection_round
 from ..active.selection import build_select_dataset
 from ..config import unused_settings
 from ..data import build_dataset
+from ..data.class_balance import SourceSampling
 from ..losses import adaptation_losses, upsample_to
 from ..models import build_model
 from ..utils import comm as dist
@@ -71,7 +78,7 @@ from .evaluation import evaluate_on_test
 from .hooks import FinalEvaluation, IterationLogger, PeriodicCheckpointer, SelectionRounds
 from .metrics import ConfusionMatrix
 from .preflight import preflight
-from .resume import check_fresh_start, open_pool, restore_training_state
+from .resume import check_fresh_start, open_pool, restore_training_state, source_position
 from .runtime import seed_everything, setup_logger
 from .solver import build_optimizer, set_poly_lr
 from .stream import BatchStream
@@ -190,20 +197,21 @@ class Trainer(TrainerBase):
 
     def resume_or_load(self):
         """Restore the checkpoint's state, if resuming, and build the data streams at its iteration; returns it."""
-        start_iter = 0
+        start_iter, src_position = 0, 0
         if self.state is not None:
             start_iter = restore_training_state(self, self.resume_path, self.state)
             self.saved_iter = start_iter
             self.log.info("resumed from %s at iteration %d with %d/%d rounds done", self.resume_path, start_iter,
                           self.pool.rounds_done, len(self.cfg.ACTIVE.SELECT_ITER))
+            src_position = source_position(self.state, start_iter)
         self.rounds_done = self.pool.rounds_done
         self.state = None
         self.trained = DistributedDataParallel(self.model) if dist.world_size() > 1 else self.model
-        self._build_data(start_iter)
+        self._build_data(start_iter, src_position)
         self.model.train()
         return start_iter
 
-    def _build_data(self, start_iter):
+    def _build_data(self, start_iter, src_position):
         cfg = self.cfg
         source = build_dataset(cfg, cfg.DATASETS.SOURCE_TRAIN, "train_source")
         target = build_dataset(cfg, cfg.DATASETS.TARGET_TRAIN, "train_target",
@@ -212,7 +220,10 @@ class Trainer(TrainerBase):
         options = dict(batch_size=int(cfg.SOLVER.BATCH_SIZE), num_workers=int(cfg.SOLVER.NUM_WORKERS),
                        position=start_iter, pin_memory=self.device.type == "cuda", rank=dist.rank(),
                        world=dist.world_size())
-        self.src_stream = BatchStream(source, seed=self.seed, **options)
+        self.source_sampling = SourceSampling.from_config(cfg, source, dist.world_size(), progress=False)
+        self.log.info("source sampling: %s", self.source_sampling.describe())
+        self.src_stream = BatchStream(source, seed=self.seed, draws=self.source_sampling.order(source, self.seed),
+                                      **dict(options, position=src_position))
         self.tgt_stream = BatchStream(target, seed=self.seed + 1, **options)
         self.log.info("source %s: %d images, target %s: %d images, test %s; %d selection rounds at %s",
                       cfg.DATASETS.SOURCE_TRAIN, len(source), cfg.DATASETS.TARGET_TRAIN, len(target),
@@ -270,7 +281,8 @@ class Trainer(TrainerBase):
             crash_point("checkpoint")
             path = save_checkpoint(checkpoint_path(self.output_dir, iteration), model=self.model,
                                    optimizer=self.optimizer, iteration=iteration, rounds_done=self.rounds_done,
-                                   cfg=self.cfg, scaler=self.scaler, train_confusion=conf, seed=self.seed, rng=rng)
+                                   cfg=self.cfg, scaler=self.scaler, train_confusion=conf, seed=self.seed, rng=rng,
+                                   extra={"source_sampler": self.source_sampling.state(self.src_stream.position)})
             self.log.info("saved %s", path)
         self.last_checkpoint, self.saved_iter = path, iteration
 
