@@ -7,6 +7,7 @@ tensors, so every test below checks against the published format, not against ou
 """
 import json
 import logging
+import re
 from pathlib import Path
 
 import pytest
@@ -208,6 +209,29 @@ def test_training_refuses_a_published_checkpoint_of_another_model_before_writing
                                               r"head\.conv2d_list"):
         Trainer(load_config(str(CONFIG), opts))
     assert not out.exists()
+
+
+def test_the_converter_writes_our_format_only_for_a_fitting_model(light, tmp_path, monkeypatch, capsys):
+    out = tmp_path / "converted.pth"
+    assert run_tool("convert_checkpoint", [light["path"], out, "-cfg", CONFIG], monkeypatch) == 0
+    converted, original = torch.load(out, weights_only=False), load_checkpoint(light["path"])
+    assert converted["iteration"] == 4 and "deeplabv3plus_resnet18" in converted["config"]
+    assert converted["model"].keys() == original["model"].keys()
+    assert all(torch.equal(v, original["model"][k]) for k, v in converted["model"].items())
+    cfg16 = load_config(str(CONFIG), ["MODEL.NUM_CLASSES", "16"])
+    with pytest.raises(CheckpointError, match=r"MODEL.NUM_CLASSES 19 in the checkpoint, 16 configured"):
+        check_checkpoint_fits(out, load_checkpoint(out), cfg16)
+
+    refused = tmp_path / "refused.pth"
+    for argv, match in ((["--model", "deeplabv3plus_resnet18", "--num-classes", "16"],
+                         r"^error: checkpoint \S*model_iter000004\.pth does not fit the model: shape"),
+                        (["--model", "deeplabv3plus_resnet18"], r"pass either -cfg CONFIG or --model NAME"),
+                        ([], r"pass either -cfg CONFIG or --model NAME")):
+        assert run_tool("convert_checkpoint", [light["path"], refused, *argv], monkeypatch) == 2
+        assert re.search(match, capsys.readouterr().err.strip())
+    assert run_tool("convert_checkpoint", [out, refused, "-cfg", CONFIG], monkeypatch) == 2
+    assert "converted.pth is already a dwaca checkpoint" in capsys.readouterr().err
+    assert not refused.exists()
 
 
 def test_training_batch_of_one_needs_frozen_batchnorm_for_the_v3plus_head():
