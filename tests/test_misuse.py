@@ -69,6 +69,8 @@ MISUSES = [
     ("train", ["ACTIVE.SELECT_ITER", "[3, 2]"], None, r"ACTIVE.SELECT_ITER must be strictly increasing"),
     ("train", ["ACTIVE.SELECT_ITER", "[2.5]"], None, r"ACTIVE.SELECT_ITER must be a list of integers >= 0"),
     ("train", ["SOLVER.BATCH_SIZE", "0"], None, r"SOLVER.BATCH_SIZE must be an integer >= 1, got 0"),
+    ("train", ["SOLVER.BATCH_SIZE", "1"], None,
+     r"SOLVER.BATCH_SIZE 1 \(images per process\) with MODEL.FREEZE_BN False cannot train deeplabv3plus_resnet18"),
     ("train", ["SOLVER.LCR_TYPE", "l3"], None, r"SOLVER.LCR_TYPE must be one of l1, l2, kl, got 'l3'"),
     ("train", ["ACTIVE.WEIGHT_MODE", "x"], None, r"ACTIVE.WEIGHT_MODE must be one of dwaca, smoothed, uniform"),
     ("train", ["resume", "CKPT", "MODEL.NUM_CLASSES", "16"], None,

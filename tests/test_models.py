@@ -51,8 +51,11 @@ def test_every_model_gives_logits_at_its_stride(name):
     assert torch.isfinite(out).all()
 
 
-def test_training_step_with_batch_of_one_backpropagates_to_backbone():
-    model = build_model(_cfg()).train()
+@pytest.mark.parametrize("name", ["deeplabv3plus_resnet18", "deeplabv2_resnet18"])
+def test_training_step_with_batch_of_one_backpropagates_to_backbone(name):
+    # With trained BatchNorms the V3+ head's pooled-map BN needs two images (refused up front by
+    # check_training_batch); frozen ones, as in the published configs, train on one.
+    model = build_model(_cfg(name, freeze_bn=name.startswith("deeplabv3plus"))).train()
     model(torch.randn(1, 3, H, W)).sum().backward()
     assert model.backbone["conv1"].weight.grad.abs().sum() > 0
 
@@ -77,9 +80,10 @@ def test_freeze_bn_keeps_statistics_and_affine_fixed_in_training(freeze):
     if freeze:
         assert not any(bn.training for bn in bns) and not any(changed)
         assert not any(p.requires_grad for bn in bns for p in bn.parameters())
+        assert all(bn.eps == 0 for bn in bns)  # the published FrozenBatchNorm2d adds no epsilon
         assert model.training  # dropout and the rest still train
     else:
-        assert all(bn.training for bn in bns) and all(changed)
+        assert all(bn.training for bn in bns) and all(changed) and all(bn.eps == 1e-5 for bn in bns)
         assert all(p.requires_grad for bn in bns for p in bn.parameters())
 
 

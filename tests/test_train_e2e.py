@@ -27,6 +27,8 @@ def _cfg(data_root, out, stop=8, resume="", name="AL-DWACA"):
         "DATASETS.ROOT", str(data_root), "OUTPUT_DIR", str(out), "resume", resume,
         "INPUT.SOURCE_INPUT_SIZE_TRAIN", "(64, 32)", "INPUT.TARGET_INPUT_SIZE_TRAIN", "(64, 32)",
         "INPUT.INPUT_SIZE_TEST", "(64, 32)", "SOLVER.MAX_ITER", "8", "SOLVER.STOP_ITER", str(stop),
+        # whole images: crops of the doubled image may miss the few labelled regions for the steps between rounds
+        "INPUT.INPUT_SCALES_TRAIN", "(1.0, 1.0)",
         "SOLVER.CHECKPOINT_PERIOD", "4", "SOLVER.BATCH_SIZE", "2", "SOLVER.NUM_WORKERS", "0",
         "TEST.BATCH_SIZE", "3", "ACTIVE.BATCH_SIZE", "2", "ACTIVE.SELECT_ITER", "[2, 5]", "ACTIVE.NAME", name,
         "ACTIVE.RATIO", "0.1", "MODEL.DEVICE", "cpu", "SEED", "3"])

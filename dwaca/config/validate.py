@@ -107,3 +107,12 @@ def validate_config(cfg, source="the config"):
     if problem:
         raise ConfigError(f"{source}: {problem}")
     check_active_config(cfg, source)
+
+
+def check_training_batch(cfg, source="the config"):
+    """ConfigError if training ``cfg`` would batch-normalise one value per channel: the V3+ head's image-pooling
+    branch has a BatchNorm on its 1x1 pooled map (as published), which cannot train on one image per process."""
+    if cfg.MODEL.NAME.startswith("deeplabv3plus") and not cfg.MODEL.FREEZE_BN and cfg.SOLVER.BATCH_SIZE < 2:
+        raise ConfigError(f"{source}: SOLVER.BATCH_SIZE {cfg.SOLVER.BATCH_SIZE} (images per process) with "
+                          f"MODEL.FREEZE_BN False cannot train {cfg.MODEL.NAME}: the BatchNorm after its image pooling "
+                          "needs two images; set SOLVER.BATCH_SIZE >= 2 or MODEL.FREEZE_BN True")

@@ -8,7 +8,8 @@ from torch.utils.data import DataLoader, Subset
 
 from ..data import build_dataset, check_dataset, class_names
 from ..models import build_model
-from ..models.checkpoint import check_model_config, load_checkpoint, load_model_state
+from ..models.build import check_checkpoint_fits
+from ..models.checkpoint import load_checkpoint, load_model_state
 from ..utils import comm as dist
 from ..utils.io import atomic_write_json, make_dir
 from .evaluator import evaluate
@@ -89,7 +90,7 @@ def test_checkpoint(cfg, log=None):
         raise FileNotFoundError(f"resume auto: no model_iter*.pth checkpoint in OUTPUT_DIR {cfg.OUTPUT_DIR}")
     device = resolve_device(cfg)
     state = load_checkpoint(checkpoint, map_location="cpu")
-    check_model_config(checkpoint, state, cfg)
+    check_checkpoint_fits(checkpoint, state, cfg)
     dataset = build_dataset(cfg, cfg.DATASETS.TEST, "test")
     check_dataset(dataset)
     log = log or setup_logger(make_dir(cfg.OUTPUT_DIR, "OUTPUT_DIR"), filename="test_log.txt")

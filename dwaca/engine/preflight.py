@@ -8,10 +8,11 @@ from types import SimpleNamespace
 from ..active.annotation import PENDING, read_pending
 from ..active.errors import AnnotationError
 from ..active.pool import rounds_on_disk
-from ..config import validate_config
+from ..config import check_training_batch, validate_config
 from ..data import build_dataset, check_dataset
 from ..data.class_balance import SourceSampling
-from ..models.checkpoint import check_model_config, load_checkpoint
+from ..models.build import check_checkpoint_fits
+from ..models.checkpoint import load_checkpoint
 from .resume import check_fresh_start, check_rounds, check_source_sampler, resolve_resume
 from ..utils import comm as dist
 from .runtime import resolve_device
@@ -34,7 +35,7 @@ def read_resume_state(cfg, output_dir):
     if path is None:
         return None, None
     state = load_checkpoint(path, map_location="cpu")
-    check_model_config(path, state, cfg)
+    check_checkpoint_fits(path, state, cfg)
     return path, state
 
 
@@ -43,7 +44,7 @@ def check_pool_on_disk(cfg, output_dir, resume_path, state):
     round answered by the oracle meanwhile would make the annotators' labels unusable."""
     root = output_dir / "pool"
     pool = SimpleNamespace(root=root, rounds_done=rounds_on_disk(root))  # read as on disk; nothing is recovered yet
-    if state is None:
+    if state is None or state.get("published"):  # a published checkpoint comes without the pool of its run
         check_fresh_start(pool, output_dir)
     else:
         check_rounds(resume_path, state, pool, cfg)
@@ -67,7 +68,7 @@ def check_source_sampling(cfg, resume_path, state):
     sampling = SourceSampling.from_config(cfg, source, dist.world_size()) if dist.is_main() else None
     dist.barrier()
     sampling = sampling or SourceSampling.from_config(cfg, source, dist.world_size(), progress=False)
-    if state is not None:
+    if state is not None and not state.get("published"):  # a published checkpoint starts the stream afresh
         check_source_sampler(resume_path, state, sampling.identity())
 
 
@@ -78,6 +79,7 @@ def preflight(cfg):
     """Check everything a training run needs before it writes anything; returns (OUTPUT_DIR, device, checkpoint path
     or None, its state or None)."""
     validate_config(cfg)
+    check_training_batch(cfg)
     output_dir = check_output_dir(cfg)
     device = resolve_device(cfg)
     resume_path, state = read_resume_state(cfg, output_dir)

@@ -38,6 +38,10 @@ with a warning (``dwaca.engine.resume``). Augmentation draws are bit-exact acros
 0 (they then come from the restored global RNG); with workers, each epoch's worker seeds derive from the run seed
 and the position.
 
+A checkpoint of the published DWACA / RIPU code (``dwaca.models.published``) can be resumed too: its weights
+and iteration, with a fresh optimizer, seed and an empty pool (OUTPUT_DIR must hold no rounds); rounds due by its
+iteration are bought before the first step, each from a checkpoint of this run.
+
 ``resume auto`` resumes from the newest checkpoint in OUTPUT_DIR (a fresh start if there is none), so one command
 can be rerun until the run is complete. Each selection round starts from a checkpoint of its iteration (the
 periodic one when SELECT_ITER is a multiple of SOLVER.CHECKPOINT_PERIOD, otherwise one written for it), so a crash
@@ -156,7 +160,7 @@ class Trainer(TrainerBase):
             self.log.warning("%s is set but has no effect here (kept so RIPU's configs load)", key)
         num_classes = int(cfg.MODEL.NUM_CLASSES)
         self.pool = open_pool(self.output_dir / "pool", num_classes)
-        if self.state is None:
+        if self.state is None or self.state.get("published"):
             check_fresh_start(self.pool, self.output_dir)
         self.model = build_model(cfg).to(self.device)
         self.optimizer = build_optimizer(self.model, cfg.SOLVER)
@@ -197,8 +201,12 @@ class Trainer(TrainerBase):
 
     def resume_or_load(self):
         """Restore the checkpoint's state, if resuming, and build the data streams at its iteration; returns it."""
-        start_iter, src_position = 0, 0
-        if self.state is not None:
+        start_iter = src_position = 0
+        if self.state is not None and self.state.get("published"):
+            start_iter = src_position = restore_training_state(self, self.resume_path, self.state)
+            self.log.info("resumed from the published checkpoint %s at iteration %d: its weights only (optimizer "
+                          "state not restored, an empty pool, this run's seed)", self.resume_path, start_iter)
+        elif self.state is not None:
             start_iter = restore_training_state(self, self.resume_path, self.state)
             self.saved_iter = start_iter
             self.log.info("resumed from %s at iteration %d with %d/%d rounds done", self.resume_path, start_iter,

@@ -1,4 +1,5 @@
-"""Segmentation networks: DeepLabV2 / DeepLabV3+ heads on torchvision backbones (see ``build.py``)."""
+"""Segmentation networks: DeepLabV2 / DeepLabV3+ heads on torchvision backbones (see ``build.py``), layer for layer
+the published DWACA / RIPU models on ResNet-101, whose checkpoints load as they are (``published.py``)."""
 from .build import BACKBONES, MODEL_NAMES, build_model, load_backbone_weights
 from .deeplab import HEAD_LR_MULT, SegmentationModel
 

@@ -8,7 +8,9 @@ Backbones and their output strides:
 From random initialisation on CPU, deeplabv3plus_resnet18 reaches a given accuracy much sooner than mobilenetv3
 (which is only ~25% cheaper per step), hence the demo configs use it.
 ``MODEL.WEIGHTS`` initialises the backbone: "" = random, a local file holding the torchvision classification model's
-state_dict, an http(s) URL of one (RIPU's configs), or a torchvision weights name such as "IMAGENET1K_V2".
+state_dict, an http(s) URL of one (RIPU's configs), or a torchvision weights name such as "IMAGENET1K_V2". A local
+file holding a checkpoint of the published DWACA / RIPU code (``published.py``) initialises the whole model,
+backbone and head.
 """
 import os
 from dataclasses import dataclass
@@ -19,7 +21,9 @@ import torchvision
 from torch import nn
 from torchvision.models._utils import IntermediateLayerGetter
 
+from .checkpoint import check_model_config, check_state_fits, load_model_state
 from .deeplab import ASPPClassifierV2, DeepLabV3PlusHead, SegmentationModel
+from .published import is_published, published_checkpoint
 
 
 @dataclass(frozen=True)
@@ -51,13 +55,17 @@ HEADS = ("deeplabv2", "deeplabv3plus")
 MODEL_NAMES = tuple(f"{h}_{b}" for h in HEADS for b in BACKBONES)
 
 
-def _load_state_dict_file(path):
+def _load_weights_file(path):
+    """The file's ImageNet state_dict, or its published checkpoint as is."""
     try:
         state = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as e:
         raise ValueError(f"MODEL.WEIGHTS: cannot read '{path}' as a torch state_dict: {e}") from e
+    if is_published(state):
+        return state
     if not isinstance(state, dict) or not all(torch.is_tensor(v) for v in state.values()):
-        raise ValueError(f"MODEL.WEIGHTS: '{path}' does not hold a plain state_dict (name -> tensor)")
+        raise ValueError(f"MODEL.WEIGHTS: '{path}' holds neither a plain state_dict (name -> tensor) nor a "
+                         "published DWACA / RIPU checkpoint")
     return state
 
 
@@ -79,15 +87,16 @@ def _weight_names(arch):
     return list(torchvision.models.get_model_weights(arch).__members__)  # with the "DEFAULT" alias
 
 
-def build_classification_backbone(spec, weights=""):
-    """The torchvision classification model of ``spec``, initialised from ``weights`` (see module doc)."""
+def build_classification_backbone(spec, weights="", state=None):
+    """The torchvision classification model of ``spec``, initialised from ``weights`` (see module doc); ``state``:
+    the contents of the file ``weights`` where already read."""
     if not weights:
         return torchvision.models.get_model(spec.arch, weights=None, **spec.builder_kwargs)
     if os.path.isfile(weights) or weights.startswith(("http://", "https://")):
         model = torchvision.models.get_model(spec.arch, weights=None, **spec.builder_kwargs)
-        if os.path.isfile(weights):
-            state = _load_state_dict_file(weights)
-        else:
+        if state is None and os.path.isfile(weights):
+            state = _load_weights_file(weights)
+        elif state is None:
             state = torch.hub.load_state_dict_from_url(weights, map_location="cpu")
         load_backbone_weights(model, state, weights, spec.classifier_prefix)
         return model
@@ -102,12 +111,23 @@ def build_model(cfg):
 
     forward: (B, 3, H, W) -> (B, NUM_CLASSES, h, w) logits at ``model.logit_stride`` (not upsampled).
     """
+    weights = cfg.MODEL.WEIGHTS
+    state = _load_weights_file(weights) if weights and os.path.isfile(weights) else None
+    if not is_published(state):
+        return _build(cfg, weights, state)
+    model = _build(cfg, "")
+    load_model_state(model, published_checkpoint(state), weights)
+    return model
+
+
+def _build(cfg, weights, state=None):
+    """``build_model`` with the backbone initialised from ``weights`` (``state``: its file's contents, if read)."""
     name = cfg.MODEL.NAME
     head_name, _, backbone_name = name.partition("_")
     if head_name not in HEADS or backbone_name not in BACKBONES:
         raise ValueError(f"MODEL.NAME '{name}' is not one of {', '.join(MODEL_NAMES)}")
     spec = BACKBONES[backbone_name]
-    classifier_model = build_classification_backbone(spec, cfg.MODEL.WEIGHTS)
+    classifier_model = build_classification_backbone(spec, weights, state)
     backbone = IntermediateLayerGetter(spec.features(classifier_model), return_layers=spec.return_layers)
     num_classes = cfg.MODEL.NUM_CLASSES
     if head_name == "deeplabv2":
@@ -116,3 +136,12 @@ def build_model(cfg):
         head = DeepLabV3PlusHead(spec.out_channels, spec.low_channels, num_classes, width=spec.v3plus_width)
         stride = 4
     return SegmentationModel(backbone, head, logit_stride=stride, freeze_bn=cfg.MODEL.FREEZE_BN)
+
+
+def check_checkpoint_fits(path, state, cfg):
+    """CheckpointError naming ``path`` if the checkpoint ``state`` (``load_checkpoint``'s) was trained with another
+    MODEL.NAME / NUM_CLASSES or its weights do not fit ``cfg``'s model, checked on a model without storage."""
+    check_model_config(path, state, cfg)
+    with torch.device("meta"):
+        shapes = _build(cfg, "").state_dict()
+    check_state_fits(path, state["model"], shapes)

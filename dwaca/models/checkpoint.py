@@ -1,15 +1,18 @@
 """Reading a checkpoint's model: the file, the model it was trained for, and its weights.
 
-A checkpoint that cannot be read, or that belongs to another model (MODEL.NAME, MODEL.NUM_CLASSES or the state
-dict's keys and shapes differ), raises ``CheckpointError`` naming the file and what differs. The training state
-around the weights (optimizer, RNG, rounds) is ``dwaca.engine.checkpoint``'s.
+A checkpoint is ours (``dwaca.engine.checkpoint``, which also holds the training state around the weights) or the
+published DWACA / RIPU code's, turned into ours on reading (``published.py``). One that cannot be read, is in
+neither format, or belongs to another model (MODEL.NAME, MODEL.NUM_CLASSES or the state dict's keys and shapes
+differ) raises ``CheckpointError`` naming the file and what differs, in one line.
 """
+import warnings
 from pathlib import Path
 
 import torch
 import yaml
 
 from ..utils.errors import UserError
+from .published import is_published, published_checkpoint
 
 MODEL_KEYS = ("NAME", "NUM_CLASSES")
 
@@ -18,19 +21,32 @@ class CheckpointError(UserError, ValueError):
     """A checkpoint is unreadable or does not fit the configured model."""
 
 
+def _read(path, map_location):
+    try:  # published checkpoints hold only tensors, numbers and dicts
+        with warnings.catch_warnings():  # its notes on files it refuses; the second read reports what matters
+            warnings.simplefilter("ignore")
+            return torch.load(path, map_location=map_location, weights_only=True)
+    except Exception:  # the restricted unpickler raises several types for what it refuses
+        pass
+    # Ours hold numpy / python RNG states: trusted files written by this trainer only.
+    try:
+        return torch.load(path, map_location=map_location, weights_only=False)
+    except Exception as err:  # torch raises several types for truncated / foreign files
+        raise CheckpointError(f"cannot read checkpoint {path}: {err}") from err
+
+
 def load_checkpoint(path, map_location="cpu"):
-    """The dict written by ``save_checkpoint``; FileNotFoundError naming the path if it does not exist."""
+    """The dict written by ``save_checkpoint``, or a published checkpoint as one (``published_checkpoint``);
+    FileNotFoundError naming the path if it does not exist."""
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"checkpoint {path} does not exist")
-    # The checkpoint holds numpy / python RNG states: trusted files written by this trainer only.
-    try:
-        state = torch.load(path, map_location=map_location, weights_only=False)
-    except Exception as err:  # torch raises several types for truncated / foreign files
-        raise CheckpointError(f"cannot read checkpoint {path}: {err}") from err
-    for key in ("model", "iteration"):
-        if not isinstance(state, dict) or key not in state:
-            raise CheckpointError(f"{path} is not a dwaca checkpoint (no '{key}')")
+    state = _read(path, map_location)
+    if is_published(state):
+        return published_checkpoint(state)
+    if not (isinstance(state, dict) and "model" in state and "iteration" in state):
+        raise CheckpointError(f"{path} is neither a dwaca checkpoint (with 'model' and 'iteration') nor a published "
+                              "DWACA / RIPU one (with 'feature_extractor' and 'classifier')")
     return state
 
 
@@ -43,17 +59,25 @@ def check_model_config(path, state, cfg):
         raise CheckpointError(f"checkpoint {path} is from another model: " + "; ".join(differences))
 
 
-def load_model_state(model, state, path):
-    """Load the checkpoint's weights into ``model``; CheckpointError naming ``path`` and the keys that differ."""
-    own = model.state_dict()
-    saved = state["model"]
+def _shape(value):
+    return tuple(value.shape) if torch.is_tensor(value) else type(value).__name__
+
+
+def check_state_fits(path, saved, own):
+    """CheckpointError naming ``path`` and the first keys that differ if the state dict ``saved`` does not have
+    exactly the keys and shapes of ``own`` (a model's state dict, or any name -> tensor of the right shapes)."""
     missing = sorted(own.keys() - saved.keys())
     unexpected = sorted(saved.keys() - own.keys())
-    reshaped = [f"{k} {tuple(saved[k].shape)} vs {tuple(own[k].shape)}" for k in sorted(own.keys() & saved.keys())
-                if tuple(saved[k].shape) != tuple(own[k].shape)]
+    reshaped = [f"{k} {_shape(saved[k])} vs {_shape(own[k])}" for k in sorted(own.keys() & saved.keys())
+                if _shape(saved[k]) != _shape(own[k])]
     if missing or unexpected or reshaped:
         parts = [f"{label}: {', '.join(items[:5])}{' ...' if len(items) > 5 else ''}"
                  for label, items in (("missing", missing), ("unexpected", unexpected),
                                       ("shape (checkpoint vs model)", reshaped)) if items]
         raise CheckpointError(f"checkpoint {path} does not fit the model: " + "; ".join(parts))
-    model.load_state_dict(saved)
+
+
+def load_model_state(model, state, path):
+    """Load the checkpoint's weights into ``model``; CheckpointError naming ``path`` and the keys that differ."""
+    check_state_fits(path, state["model"], model.state_dict())
+    model.load_state_dict(state["model"])

@@ -18,67 +18,73 @@ def _resize(x, size):
 
 
 class ASPPClassifierV2(nn.Module):
-    """DeepLabV2 classifier: the sum of parallel dilated 3x3 convolutions straight to class logits.
+    """DeepLabV2 classifier: the sum of parallel dilated 3x3 convolutions (with bias) straight to class logits.
 
     (B, in_channels, h, w) features -> (B, num_classes, h, w) logits, at the backbone's stride.
+    Submodule names are the published code's (``conv2d_list``), so its checkpoints load key for key.
     """
 
     def __init__(self, in_channels, num_classes, dilations=(6, 12, 18, 24)):
         super().__init__()
-        self.branches = nn.ModuleList(
+        self.conv2d_list = nn.ModuleList(
             nn.Conv2d(in_channels, num_classes, 3, padding=d, dilation=d) for d in dilations)
-        for conv in self.branches:
+        for conv in self.conv2d_list:
             # Small weights as in DeepLabV2 so the summed branches start near uniform logits.
             nn.init.normal_(conv.weight, 0.0, 0.01)
             nn.init.zeros_(conv.bias)
 
     def forward(self, feats):
         x = feats["out"]
-        return sum(branch(x) for branch in self.branches)
+        return sum(conv(x) for conv in self.conv2d_list)
 
 
-def _separable_conv(in_ch, out_ch, dilation=1):
-    """Depthwise 3x3 (dilated) then pointwise 1x1, each with BN + ReLU, as in RIPU's V3+ head."""
-    return nn.Sequential(
-        nn.Conv2d(in_ch, in_ch, 3, padding=dilation, dilation=dilation, groups=in_ch, bias=False),
-        nn.BatchNorm2d(in_ch),
-        nn.ReLU(inplace=True),
-        nn.Conv2d(in_ch, out_ch, 1, bias=False),
-        nn.BatchNorm2d(out_ch),
-        nn.ReLU(inplace=True),
-    )
+class DepthwiseSeparableConv(nn.Module):
+    """Depthwise 3x3 (dilated) then pointwise 1x1 convolution, each without bias and followed by BN + ReLU.
+
+    (B, in_ch, h, w) -> (B, out_ch, h, w).
+    """
+
+    def __init__(self, in_ch, out_ch, dilation=1):
+        super().__init__()
+        self.depthwise_conv = nn.Conv2d(in_ch, in_ch, 3, padding=dilation, dilation=dilation, groups=in_ch,
+                                        bias=False)
+        self.depthwise_bn = nn.BatchNorm2d(in_ch)
+        self.pointwise_conv = nn.Conv2d(in_ch, out_ch, 1, bias=False)
+        self.pointwise_bn = nn.BatchNorm2d(out_ch)
+
+    def forward(self, x):
+        x = F.relu(self.depthwise_bn(self.depthwise_conv(x)), inplace=True)
+        return F.relu(self.pointwise_bn(self.pointwise_conv(x)), inplace=True)
 
 
-def _conv1x1_bn_relu(in_ch, out_ch):
-    return nn.Sequential(nn.Conv2d(in_ch, out_ch, 1, bias=False), nn.BatchNorm2d(out_ch), nn.ReLU(inplace=True))
+def _conv_bn_relu(in_ch, out_ch, kernel_size=1):
+    return nn.Sequential(nn.Conv2d(in_ch, out_ch, kernel_size, padding=kernel_size // 2, bias=False),
+                         nn.BatchNorm2d(out_ch), nn.ReLU(inplace=True))
 
 
 class DeepLabV3PlusHead(nn.Module):
     """ASPP on the deep features + a decoder that fuses the stride-4 low-level features.
 
-    ASPP: a 1x1 branch, separable 3x3 branches at ``dilations`` and an image-pooling branch, concatenated and
-    fused by a 3x3 conv; upsampled to the low-level map, concatenated with a 48-channel projection of it, then two
-    separable 3x3 convs, dropout and a 1x1 classifier.
+    ASPP (``parallel_branches``): a 1x1 branch and separable 3x3 branches at ``dilations``, plus the image-pooling
+    ``global_branch`` (average pool, 1x1 conv, BN, ReLU, broadcast back over the map), concatenated in that order
+    and fused by the 3x3 ``bottleneck``; upsampled (bilinear, align_corners) to the low-level map, concatenated
+    with its 48-channel ``shortcut`` projection, then the ``decoder``: two separable 3x3 convs, dropout and a 1x1
+    classifier with bias. Submodule names and layer order are the published code's, so its checkpoints load key for
+    key (the published head is this one at width 512 on ResNet-101's 2048 / 256 channels).
     feats {"low": (B, low_channels, h4, w4), "out": (B, in_channels, h, w)} -> (B, num_classes, h4, w4) logits.
+    The BN on the 1x1 pooled map cannot train on one image per batch: ``dwaca.config.check_training_batch``.
     """
 
     def __init__(self, in_channels, low_channels, num_classes, width=512, low_width=48, dilations=(6, 12, 18)):
         super().__init__()
-        self.aspp = nn.ModuleList([_conv1x1_bn_relu(in_channels, width)])
-        self.aspp.extend(_separable_conv(in_channels, width, d) for d in dilations)
-        # No BatchNorm on the 1x1 pooled map: BN there fails on a training batch of one image.
-        self.image_pool = nn.Sequential(
-            nn.AdaptiveAvgPool2d(1), nn.Conv2d(in_channels, width, 1), nn.ReLU(inplace=True))
-        n_branches = len(self.aspp) + 1
-        self.fuse = nn.Sequential(
-            nn.Conv2d(width * n_branches, width, 3, padding=1, bias=False),
-            nn.BatchNorm2d(width),
-            nn.ReLU(inplace=True),
-        )
-        self.low_proj = _conv1x1_bn_relu(low_channels, low_width)
+        self.parallel_branches = nn.ModuleList([_conv_bn_relu(in_channels, width)])
+        self.parallel_branches.extend(DepthwiseSeparableConv(in_channels, width, d) for d in dilations)
+        self.global_branch = nn.Sequential(nn.AdaptiveAvgPool2d(1), *_conv_bn_relu(in_channels, width))
+        self.bottleneck = _conv_bn_relu(width * (len(self.parallel_branches) + 1), width, kernel_size=3)
+        self.shortcut = _conv_bn_relu(low_channels, low_width)
         self.decoder = nn.Sequential(
-            _separable_conv(width + low_width, width),
-            _separable_conv(width, width),
+            DepthwiseSeparableConv(width + low_width, width),
+            DepthwiseSeparableConv(width, width),
             nn.Dropout2d(0.1),
             nn.Conv2d(width, num_classes, 1),
         )
@@ -90,10 +96,10 @@ class DeepLabV3PlusHead(nn.Module):
 
     def forward(self, feats):
         x, low = feats["out"], feats["low"]
-        pooled = self.image_pool(x).expand(-1, -1, x.shape[2], x.shape[3])
-        x = self.fuse(torch.cat([branch(x) for branch in self.aspp] + [pooled], dim=1))
+        pooled = self.global_branch(x).expand(-1, -1, x.shape[2], x.shape[3])  # = upsampling the 1x1 map
+        x = self.bottleneck(torch.cat([branch(x) for branch in self.parallel_branches] + [pooled], dim=1))
         x = _resize(x, low.shape[-2:])
-        return self.decoder(torch.cat([x, self.low_proj(low)], dim=1))
+        return self.decoder(torch.cat([x, self.shortcut(low)], dim=1))
 
 
 class SegmentationModel(nn.Module):
@@ -101,7 +107,8 @@ class SegmentationModel(nn.Module):
 
     ``logit_stride`` is H / h (rounded up for sizes not divisible by it): 4 for the V3+ head, the backbone's output
     stride for the V2 head. ``freeze_bn`` keeps every BatchNorm in eval mode (running statistics fixed) with its
-    affine parameters frozen, through ``train()`` calls too, which is what RIPU's FrozenBatchNorm2d does.
+    affine parameters frozen, through ``train()`` calls too, and without the epsilon added to the variance: what the
+    published FrozenBatchNorm2d computes, x * weight / sqrt(running_var) + ..., so their weights give their logits.
     """
 
     def __init__(self, backbone, head, logit_stride, freeze_bn=False):
@@ -112,6 +119,7 @@ class SegmentationModel(nn.Module):
         self.freeze_bn = freeze_bn
         if freeze_bn:
             for bn in self._batchnorms():
+                bn.eps = 0.0
                 for p in bn.parameters():
                     p.requires_grad_(False)
             self.train(self.training)
