@@ -3,12 +3,13 @@
 Inputs are a ``tv_tensors.Image`` (3, H, W) uint8 and one or more ``tv_tensors.Mask`` (H, W) uint8 label maps
 (train ids, 255 = ignore). One call draws its random parameters once and applies them to every input, so image,
 label and any annotation mask stay aligned. Images are resized with ``resize_image`` (bicubic by default, as the
-published code); masks only ever with nearest-exact (pixel-centre aligned nearest neighbour), and padding of a mask
-is filled with the ignore label. Outputs are plain tensors: the image (3, h, w) float32 normalised, each mask (h, w)
+published code); masks only ever with ``resize_mask`` (PIL's nearest neighbour, as the published code), and padding
+of a mask is filled with the ignore label. Outputs are plain tensors: the image (3, h, w) float32 normalised, each mask (h, w)
 int64.
 
 Sizes in the config are (W, H), as in RIPU.
 """
+import numpy as np
 import torch
 from PIL import Image
 from torchvision import tv_tensors
@@ -41,10 +42,22 @@ def resize_image(image, size_hw, interpolation="bicubic"):
     return tv_tensors.wrap(out, like=image) if isinstance(image, tv_tensors.Image) else out
 
 
+def resize_mask(mask, size_hw):
+    """(H, W) uint8 label map -> (h, w) uint8 at ``size_hw`` (h, w) with PIL's nearest neighbour, as the published
+    code resizes labels: each output pixel takes the id under its centre, so no id is ever invented (torchvision's
+    nearest-exact rounds the centres differently: at 2048x1024 -> 1280x640 it takes the neighbouring pixel at 13.5%
+    of the positions). A tv_tensors.Mask stays one."""
+    if mask.dtype != torch.uint8 or mask.ndim != 2:
+        raise TypeError(f"resize_mask takes an (H, W) uint8 label map, got {tuple(mask.shape)} {mask.dtype}")
+    resized = Image.fromarray(mask.as_subclass(torch.Tensor).numpy()).resize(size_hw[::-1], Image.NEAREST)
+    out = torch.from_numpy(np.array(resized))
+    return tv_tensors.wrap(out, like=mask) if isinstance(mask, tv_tensors.Mask) else out
+
+
 def _resize(inpt, size, interpolation):
-    """Resize an Image with ``resize_image`` or a Mask with nearest-exact to size (H, W)."""
+    """Resize an Image with ``resize_image`` or a Mask with ``resize_mask`` to size (H, W)."""
     if isinstance(inpt, tv_tensors.Mask):
-        return F.resize(inpt, list(size), interpolation=InterpolationMode.NEAREST_EXACT)
+        return resize_mask(inpt, [int(s) for s in size])
     return resize_image(inpt, size, interpolation)
 
 
@@ -148,7 +161,7 @@ def train_transform(size_wh, scale_range=(1.0, 1.0), ignore_label=IGNORE_INDEX, 
     """Random scale around ``size_wh`` (W, H), crop to ``size_wh`` (padding: image 0, mask ``ignore_label``),
     horizontal flip with ``hflip_prob``, colour jitter of strength ``color_jitter`` (0 = off; brightness, contrast
     and saturation by that fraction, hue by a quarter of it) and normalisation. Images are resized with
-    ``interpolation`` (see ``resize_image``), masks with nearest-exact."""
+    ``interpolation`` (see ``resize_image``), masks with ``resize_mask``."""
     size_hw = (int(size_wh[1]), int(size_wh[0]))
     steps = []
     if tuple(scale_range) == (1.0, 1.0):
