@@ -4,8 +4,8 @@ Inputs are a ``tv_tensors.Image`` (3, H, W) uint8 and one or more ``tv_tensors.M
 (train ids, 255 = ignore). One call draws its random parameters once and applies them to every input, so image,
 label and any annotation mask stay aligned. Images are resized with ``resize_image`` (bicubic by default, as the
 published code); masks only ever with ``resize_mask`` (PIL's nearest neighbour, as the published code), and padding
-of a mask is filled with the ignore label. Outputs are plain tensors: the image (3, h, w) float32 normalised, each mask (h, w)
-int64.
+of a mask is filled with the ignore label. Outputs are plain tensors: the image (3, h, w) float32 normalised, each
+mask (h, w) int64.
 
 Sizes in the config are (W, H), as in RIPU.
 """
