@@ -13,7 +13,7 @@ from dwaca.data import (CityscapesDataset, GTAVDataset, SynthiaDataset, build_da
                         class_names, colorize, labels16_to_13, palette)
 from dwaca.data.labels import (SYNTHIA_13_IN_16, apply_lut, cityscapes_id_to_trainid_lut,
                                synthia_id_to_trainid_lut)
-from dwaca.data.transforms import eval_transform, train_transform
+from dwaca.data.transforms import eval_transform, resize_image, resize_mask, train_transform
 
 MEAN, STD = np.array([0.485, 0.456, 0.406]), np.array([0.229, 0.224, 0.225])
 
@@ -381,3 +381,62 @@ def test_build_dataset_modes_sizes_and_list_file(tmp_path):
     cfg.INPUT.IGNORE_LABEL = 250  # padding would become a class id that the losses and metrics do not ignore
     with pytest.raises(ValueError, match="INPUT.IGNORE_LABEL"):
         build_dataset(cfg, "gtav_train", "train_source")
+
+
+# ---- resizing and normalising as the published code ------------------------------------------------------------
+def published_test_input(array, size_wh, mean=MEAN, std=STD):
+    """The published test transform: PIL bicubic resize, torchvision's to_tensor, then normalize."""
+    from torchvision.transforms import functional as TF
+    resized = Image.fromarray(array).resize(tuple(size_wh), Image.BICUBIC)
+    return TF.normalize(TF.to_tensor(resized), list(mean), list(std))
+
+
+@pytest.mark.parametrize("src_hw, dst_hw", [((61, 97), (23, 40)), ((20, 30), (45, 64))])
+def test_resize_image_bicubic_is_pils_and_bilinear_torchvisions(src_hw, dst_hw):
+    from torchvision.transforms import InterpolationMode
+    from torchvision.transforms.v2 import functional as F
+    array = rand_rgb(*src_hw, seed=3)
+    image = torch.from_numpy(array).permute(2, 0, 1)
+    pil = np.asarray(Image.fromarray(array).resize(dst_hw[::-1], Image.BICUBIC))
+    np.testing.assert_array_equal(resize_image(image, dst_hw).permute(1, 2, 0).numpy(), pil)
+    bilinear = resize_image(image, dst_hw, "bilinear")
+    assert torch.equal(bilinear, F.resize(image, list(dst_hw), InterpolationMode.BILINEAR, antialias=True))
+    assert not torch.equal(bilinear, resize_image(image, dst_hw))
+    with pytest.raises(ValueError, match="interpolation"):
+        resize_image(image, dst_hw, "nearest")
+
+
+def test_every_mode_feeds_the_network_the_published_input():
+    array = rand_rgb(40, 64, seed=1)  # at these sizes torchvision's nearest-exact differs from PIL's nearest
+    image = torch.from_numpy(array).permute(2, 0, 1)
+    label = torch.from_numpy(np.random.default_rng(0).choice([0, 5, 18, 255], size=(40, 64)).astype(np.uint8))
+    cfg = get_cfg_defaults()
+    cfg.INPUT.SOURCE_INPUT_SIZE_TRAIN, cfg.INPUT.TARGET_INPUT_SIZE_TRAIN = (24, 16), (20, 14)
+    cfg.INPUT.INPUT_SIZE_TEST = (26, 18)
+    sizes = {"train_source": (24, 16), "train_target": (20, 14), "test": (26, 18), "select": (26, 18)}
+    for mode, size_wh in sizes.items():
+        img, lab = build_transforms(cfg, mode)(image, label)
+        assert torch.equal(img, published_test_input(array, size_wh)), mode
+        # labels only ever PIL's nearest; the test label keeps its full resolution
+        want = label.numpy() if mode in ("test", "select") else \
+            np.asarray(Image.fromarray(label.numpy()).resize(size_wh, Image.NEAREST))
+        np.testing.assert_array_equal(lab.numpy(), want)
+    cfg.INPUT.INTERPOLATION = "bilinear"
+    assert not torch.equal(build_transforms(cfg, "test")(image, label)[0], published_test_input(array, (26, 18)))
+
+
+def test_an_image_of_another_size_than_its_label_is_resized_bicubic(tmp_path):
+    make_gtav(tmp_path, names=("00001.png",), image_hw=(7, 11))
+    array = np.asarray(Image.open(tmp_path / "images" / "00001.png"))
+    want = np.asarray(Image.fromarray(array).resize(CS_IDS.shape[::-1], Image.BICUBIC))
+    np.testing.assert_array_equal(GTAVDataset(tmp_path).load_image(0, CS_IDS.shape).permute(1, 2, 0).numpy(), want)
+    bilinear = GTAVDataset(tmp_path, image_interpolation="bilinear").load_image(0, CS_IDS.shape)
+    assert not np.array_equal(bilinear.permute(1, 2, 0).numpy(), want)
+
+
+@pytest.mark.parametrize("src_wh, dst_wh", [((2048, 1024), (1280, 640)), ((1914, 1052), (1280, 720))])
+def test_labels_are_resized_with_pils_nearest_at_the_real_sizes(src_wh, dst_wh):
+    label = np.random.default_rng(0).choice(np.array([0, 7, 18, 255], dtype=np.uint8), size=src_wh[::-1])
+    out = resize_mask(torch.from_numpy(label), dst_wh[::-1])
+    np.testing.assert_array_equal(out.numpy(), np.asarray(Image.fromarray(label).resize(dst_wh, Image.NEAREST)))
+    assert set(out.unique().tolist()) <= {0, 7, 18, 255}

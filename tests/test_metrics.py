@@ -5,7 +5,7 @@ import torch
 from torch import nn
 from torch.utils.data import DataLoader, Dataset
 
-from dwaca.engine.evaluator import evaluate
+from dwaca.engine.evaluator import evaluate, predict
 from dwaca.engine.metrics import MIOU13_OF_16, ConfusionMatrix, format_table, mean_iou
 
 # 8 counted pixels of 4 classes; class 3 never appears. mat[t, p]:
@@ -133,3 +133,21 @@ def test_evaluate_with_flip_scores_the_mean_softmax_of_the_image_and_its_mirror(
         reference = ConfusionMatrix(3, "cpu")
         reference.update(pred, labels)
         assert torch.equal(result["confusion"].mat, reference.mat), flip
+
+
+def test_predict_is_the_published_inference():
+    """The published test.py: logits upsampled to the label size (bilinear, aligned corners), softmax, the mean with
+    the flipped image's (flipped back), argmax."""
+    torch.manual_seed(1)
+    model = nn.Sequential(nn.Conv2d(3, 5, 3, stride=4), nn.Conv2d(5, 5, (1, 3), padding=(0, 1)))
+    image, size = 2 * torch.randn(2, 3, 16, 24), (21, 37)
+    with torch.no_grad():
+        def prob(x):
+            return nn.functional.interpolate(model(x), size=size, mode="bilinear", align_corners=True).softmax(1)
+        published = ((prob(image) + prob(image.flip(3)).flip(3)) / 2).argmax(1)
+        up = nn.functional.interpolate(model(image), size=size, mode="bilinear", align_corners=True)
+        up_flip = nn.functional.interpolate(model(image.flip(3)), size=size, mode="bilinear", align_corners=True)
+        mean_logits = (up + up_flip.flip(3)).argmax(1)
+    assert not torch.equal(published, mean_logits)  # the data tell the softmax mean from the logit mean
+    assert torch.equal(predict(model, image, size, flip=True), published)
+    assert torch.equal(predict(model, image, size), prob(image).argmax(1))

@@ -6,6 +6,20 @@
 
 prints the per-class IoU table and writes OUTPUT_DIR/test_results.json (a training run's results.json in the
 same OUTPUT_DIR is left as it is). TEST.FLIP (default on, as RIPU) averages over the image and its flip.
+
+Unless TEST.SAVE_PREDICTIONS is False, every test image's prediction is saved twice, at the label's resolution:
+
+    OUTPUT_DIR/inference/<DATASETS.TEST>/<image file name>             RGB, Cityscapes colours (as the published
+                                                                       test.py; 16-class ids as their 19-class ids)
+    OUTPUT_DIR/inference/<DATASETS.TEST>_labelIds/<key>_labelIds.png   Cityscapes label ids, 8-bit grayscale
+
+(<key>: the image file name without its suffix, e.g. aachen_000000_000019).
+
+The second folder is what cityscapesscripts' evaluation reads (it searches its folder recursively and refuses an
+image with two matching files, so point it at that folder, not at inference/):
+
+    CITYSCAPES_DATASET=datasets/cityscapes CITYSCAPES_RESULTS=OUTPUT_DIR/inference/cityscapes_val_labelIds \
+        csEvalPixelLevelSemanticLabeling
 """
 import argparse
 import sys

@@ -26,6 +26,8 @@ _C.INPUT.TO_BGR255 = False
 # dwaca: training augmentation beyond RIPU's (RIPU neither flips nor jitters, hence 0 by default).
 _C.INPUT.HFLIP_PROB_TRAIN = 0.0
 _C.INPUT.COLOR_JITTER_TRAIN = 0.0
+# dwaca: how images are resized, "bicubic" (PIL's, as the published code) or "bilinear"; labels always nearest.
+_C.INPUT.INTERPOLATION = "bicubic"
 
 _C.DATASETS = CN()
 # dwaca: one root holding cityscapes/, gtav/, synthia/ as the seed's README lays them out.
@@ -91,6 +93,8 @@ _C.TEST = CN()
 _C.TEST.BATCH_SIZE = 1
 # dwaca: average the softmax over the image and its horizontal flip, as RIPU's tools/test.py does.
 _C.TEST.FLIP = True
+# dwaca: tools/test.py writes every test image's prediction under OUTPUT_DIR/inference/ (colour and label-id PNGs).
+_C.TEST.SAVE_PREDICTIONS = True
 
 _C.OUTPUT_DIR = ""
 _C.resume = ""

@@ -6,6 +6,7 @@ import math
 from ..active.budget import check_active_config
 from ..active.weights import MODES as WEIGHT_MODES
 from ..data.class_balance import SAMPLING_MODES
+from ..data.transforms import INTERPOLATIONS
 from ..losses import LCR_TYPES
 from ..models import MODEL_NAMES
 from ..utils.amp import AMP_DTYPES
@@ -51,6 +52,7 @@ RULES = (
     ("INPUT.PIXEL_STD", lambda v: _reals(v, 3) and min(v) > 0, "three positive numbers"),
     ("INPUT.HFLIP_PROB_TRAIN", lambda v: _real(v, 0, 1), "a probability in [0, 1]"),
     ("INPUT.COLOR_JITTER_TRAIN", lambda v: _real(v, 0), "a number >= 0"),
+    ("INPUT.INTERPOLATION", lambda v: v in INTERPOLATIONS, f"one of {', '.join(INTERPOLATIONS)}"),
     ("SOLVER.MAX_ITER", lambda v: _int(v, 1), "an integer >= 1"),
     ("SOLVER.STOP_ITER", lambda v: _int(v, 1), "an integer >= 1"),
     ("SOLVER.CHECKPOINT_PERIOD", lambda v: _int(v, 1), "an integer >= 1"),
@@ -73,6 +75,7 @@ RULES = (
     ("ACTIVE.WEIGHT_MODE", lambda v: v in WEIGHT_MODES, f"one of {', '.join(WEIGHT_MODES)}"),
     ("ACTIVE.IOU_SOURCE", lambda v: v in ("pool", "val"), "'pool' or 'val'"),
     ("TEST.BATCH_SIZE", lambda v: _int(v, 1), "an integer >= 1"),
+    ("TEST.SAVE_PREDICTIONS", lambda v: isinstance(v, bool), "True or False"),
     ("SEED", lambda v: _int(v, -1, 2 ** 31 - 1), "-1 (draw one) or an integer in 0 .. 2^31-1"),
 )
 

@@ -6,8 +6,8 @@ GTAV and SYNTHIA), which is exactly a line of a RIPU list file. Its *key* is the
 label file is ``<label folder>/<key><label suffix>``.
 
 The label grid is authoritative: when an image and its label differ in size (some real GTAV images do), the image
-is resized to the label's size with bilinear interpolation at load time, for every dataset alike. Labels are never
-resampled except by nearest neighbour in the transforms.
+is resized to the label's size at load time (``image_interpolation``: bicubic by default, as the published code
+resizes images), for every dataset alike. Labels are never resampled except by nearest neighbour in the transforms.
 """
 import io
 import warnings
@@ -18,11 +18,9 @@ import torch
 from PIL import Image
 from torch.utils.data import Dataset
 from torchvision.io import ImageReadMode, decode_png
-from torchvision.transforms import InterpolationMode
-from torchvision.transforms.v2 import functional as F
 
 from .labels import IGNORE_INDEX, apply_lut, class_names
-from .transforms import normalize_only
+from .transforms import normalize_only, resize_image
 
 _SHOWN = 5  # how many offending names an error message lists
 
@@ -125,6 +123,8 @@ class SegmentationDataset(Dataset):
         whether the untransformed mask has any annotated pixel.
     transform: callable ``(image (3,H,W) uint8, label (H,W) uint8) -> (image, label)``, see ``transforms.py``;
         default: normalisation only (ImageNet mean/std), no resizing.
+    image_interpolation: how ``load_image`` resizes an image to its label's size ("bicubic" or "bilinear", see
+        ``transforms.resize_image``).
     """
 
     #: subclasses set these
@@ -141,12 +141,14 @@ class SegmentationDataset(Dataset):
         """The expected layout on one line: an error is one line."""
         return "expected layout: " + ", ".join(line.strip() for line in self.layout.splitlines())
 
-    def __init__(self, root, num_classes, transform=None, list_file=None, annotation_provider=None):
+    def __init__(self, root, num_classes, transform=None, list_file=None, annotation_provider=None,
+                 image_interpolation="bicubic"):
         self.root = Path(root)
         self.num_classes = num_classes
         self.class_names = class_names(num_classes)
         self.transform = transform if transform is not None else normalize_only()
         self.annotation_provider = annotation_provider
+        self.image_interpolation = image_interpolation
         if not self.root.is_dir():
             raise FileNotFoundError(f"{type(self).__name__}: root {self.root} does not exist; {self._layout_hint()}")
         self.image_dir, self.label_dir = self._folders()
@@ -236,10 +238,11 @@ class SegmentationDataset(Dataset):
         return apply_lut(self._read_raw_label(self.label_path(index)), self._id_lut())
 
     def load_image(self, index, size_hw=None):
-        """(3, H, W) uint8 image, resized bilinearly to ``size_hw`` (H, W) if it differs (see module doc)."""
+        """(3, H, W) uint8 image, resized to ``size_hw`` (H, W) with ``image_interpolation`` if it differs (see
+        module doc)."""
         image = read_rgb(self.image_path(index))
         if size_hw is not None and tuple(image.shape[-2:]) != tuple(size_hw):
-            image = F.resize(image, list(size_hw), interpolation=InterpolationMode.BILINEAR, antialias=True)
+            image = resize_image(image, size_hw, self.image_interpolation)
         return image
 
     def _annotation_mask(self, index, shape):

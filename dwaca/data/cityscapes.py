@@ -16,7 +16,8 @@ class CityscapesDataset(SegmentationDataset):
     Label ids are mapped to the train ids of the ``num_classes`` set (19, 16 or 13; see ``labels.py``); ids outside
     the set -> 255. Names are ``<city>/<city>_<seq>_<frame>_leftImg8bit.png`` as in RIPU's
     ``cityscapes_{train,val}_list.txt`` (list lines may also omit the ``_leftImg8bit.png`` suffix).
-    Items, ``transform`` and ``annotation_provider`` (the labelled-pool seam) as in ``SegmentationDataset``.
+    Items, ``transform``, ``annotation_provider`` (the labelled-pool seam) and ``image_interpolation`` as in
+    ``SegmentationDataset``.
     Every image and label is 2048x1024, except in the synthetic benchmark (``SYNTHETIC_INFO`` beside ``root``),
     where they share the size it was generated at.
     """
@@ -28,9 +29,10 @@ class CityscapesDataset(SegmentationDataset):
               "  <root>/gtFine/<split>/<city>/<name>_gtFine_labelIds.png")
     sizes_fixed = True
 
-    def __init__(self, root, split, num_classes=19, transform=None, list_file=None, annotation_provider=None):
+    def __init__(self, root, split, num_classes=19, transform=None, list_file=None, annotation_provider=None,
+                 image_interpolation="bicubic"):
         self.split = split
-        super().__init__(root, num_classes, transform, list_file, annotation_provider)
+        super().__init__(root, num_classes, transform, list_file, annotation_provider, image_interpolation)
 
     def _folders(self):
         return self.root / "leftImg8bit" / self.split, self.root / "gtFine" / self.split

@@ -12,15 +12,16 @@ class SynthiaDataset(SegmentationDataset):
 
     SYNTHIA ids are mapped to the ``num_classes`` set (16 by default; see ``labels.py`` for the table), unknown
     ids -> 255. Names are ``<n>.png``. ``split`` is kept for the RIPU signature only.
-    Items and ``transform`` as in ``SegmentationDataset``.
+    Items, ``transform`` and ``image_interpolation`` as in ``SegmentationDataset``.
     """
 
     layout = "  <root>/[RAND_CITYSCAPES/]RGB/<n>.png\n  <root>/[RAND_CITYSCAPES/]GT/LABELS/<n>.png  (16-bit)"
     label_modes = None  # RGB(A) or single-channel; the first channel holds the id
 
-    def __init__(self, root, split="train", num_classes=16, transform=None, list_file=None, annotation_provider=None):
+    def __init__(self, root, split="train", num_classes=16, transform=None, list_file=None, annotation_provider=None,
+                 image_interpolation="bicubic"):
         self.split = split
-        super().__init__(root, num_classes, transform, list_file, annotation_provider)
+        super().__init__(root, num_classes, transform, list_file, annotation_provider, image_interpolation)
 
     def _folders(self):
         base = self.root / "RAND_CITYSCAPES" if (self.root / "RAND_CITYSCAPES").is_dir() else self.root

@@ -1,5 +1,6 @@
 """Evaluation on DATASETS.TEST: the loader, the scores (summed over ranks), the table and results.json, and the
 evaluation of a saved checkpoint (tools/test.py)."""
+import contextlib
 import math
 from pathlib import Path
 
@@ -14,6 +15,7 @@ from ..utils import comm as dist
 from ..utils.io import atomic_write_json, make_dir
 from .evaluator import evaluate
 from .metrics import MIOU13_OF_16, format_table, mean_iou
+from .prediction_export import PredictionExporter, export_paths
 from .resume import resolve_resume
 from .runtime import resolve_device, setup_logger
 
@@ -39,13 +41,14 @@ def build_test_loader(cfg, batch_size=None, dataset=None):
                       generator=torch.Generator()), dataset
 
 
-def evaluate_on_test(cfg, model, device, loader=None, batch_size=None):
+def evaluate_on_test(cfg, model, device, loader=None, batch_size=None, on_batch=None):
     """Evaluate on DATASETS.TEST (with TEST.FLIP, on the image and its flip): evaluator's dict plus "mIoU13" for
-    16-class models. ``batch_size`` as ``build_test_loader``'s."""
+    16-class models. ``batch_size`` as ``build_test_loader``'s, ``on_batch`` as ``evaluate``'s."""
     if loader is None:
         loader, _ = build_test_loader(cfg, batch_size)
     num_classes = int(cfg.MODEL.NUM_CLASSES)
-    res = evaluate(model, loader, num_classes, device, class_names(num_classes), flip=bool(cfg.TEST.FLIP))
+    res = evaluate(model, loader, num_classes, device, class_names(num_classes), flip=bool(cfg.TEST.FLIP),
+                   on_batch=on_batch)
     if dist.world_size() > 1:  # each rank saw its shard: score the summed confusion
         confusion = res["confusion"]
         dist.all_reduce_tensor(confusion.mat)
@@ -76,10 +79,20 @@ def write_results(output_dir, res, filename="results.json", **extra):
     return path
 
 
+def prediction_exporter(cfg, dataset):
+    """The exporter of tools/test.py's predictions (``prediction_export``) under OUTPUT_DIR/inference, or None with
+    TEST.SAVE_PREDICTIONS False. Writes nothing yet; refuses names that would share a file."""
+    if not cfg.TEST.SAVE_PREDICTIONS:
+        return None
+    paths = export_paths(Path(cfg.OUTPUT_DIR) / "inference", cfg.DATASETS.TEST, dataset.names, dataset.image_suffix)
+    return PredictionExporter(paths, int(cfg.MODEL.NUM_CLASSES))
+
+
 def test_checkpoint(cfg, log=None):
     """Evaluate the checkpoint ``cfg.resume`` (``auto``: the newest in OUTPUT_DIR) on DATASETS.TEST; write
     OUTPUT_DIR/test_results.json (not results.json: OUTPUT_DIR may be the training run's, whose results.json holds
-    the run's record); return the dict. Bad arguments are refused before OUTPUT_DIR gets a test_log.txt."""
+    the run's record) and, with TEST.SAVE_PREDICTIONS, every image's predictions under OUTPUT_DIR/inference (see
+    ``prediction_export``); return the dict. Bad arguments are refused before OUTPUT_DIR gets a test_log.txt."""
     if not cfg.resume:
         raise ValueError("pass the checkpoint to evaluate as `resume <path>` (or `resume auto`: the newest in "
                          "OUTPUT_DIR)")
@@ -93,10 +106,15 @@ def test_checkpoint(cfg, log=None):
     check_checkpoint_fits(checkpoint, state, cfg)
     dataset = build_dataset(cfg, cfg.DATASETS.TEST, "test")
     check_dataset(dataset)
+    exporter = prediction_exporter(cfg, dataset)
     log = log or setup_logger(make_dir(cfg.OUTPUT_DIR, "OUTPUT_DIR"), filename="test_log.txt")
     model = build_model(cfg).to(device)
     load_model_state(model, state, checkpoint)
-    res = evaluate_on_test(cfg, model, device, loader=build_test_loader(cfg, dataset=dataset)[0])
+    with exporter or contextlib.nullcontext():
+        res = evaluate_on_test(cfg, model, device, loader=build_test_loader(cfg, dataset=dataset)[0],
+                               on_batch=exporter)
+    if exporter is not None:
+        log.info("%d predictions saved under %s", exporter.submitted, Path(cfg.OUTPUT_DIR) / "inference")
     table = results_table(cfg, res, title=f"{checkpoint} on {cfg.DATASETS.TEST}")
     log.info("\n%s", table)  # the logger writes to stdout too
     path = write_results(cfg.OUTPUT_DIR, res, "test_results.json", iteration=int(state["iteration"]),
