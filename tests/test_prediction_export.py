@@ -27,6 +27,8 @@ NOISE_IDS = (0, 4, 9, 7, 21, 26)
 # The published test.py's SYNTHIA -> Cityscapes mapping of predictions before colouring (its transform_color).
 PUBLISHED_16_TO_19 = {0: 0, 1: 1, 2: 2, 3: 3, 4: 4, 5: 5, 6: 6, 7: 7, 8: 8, 9: 10, 10: 11, 11: 12, 12: 13, 13: 15,
                       14: 17, 15: 18}
+# The published palette: the official colours but for sky (train id 10).
+PUBLISHED_COLOURS = {**{i: trainId2label[i].color for i in range(19)}, 10: (0, 130, 180)}
 
 
 @pytest.fixture(autouse=True)
@@ -131,7 +133,7 @@ def test_one_colour_png_per_image_named_as_published_in_the_label_ids_colours(ci
         table = np.zeros((256, 3), dtype=np.uint8)
         for i in np.unique(ids):
             assert id2label[i].trainId < 19, i  # only evaluated classes are predicted
-            table[i] = id2label[i].color
+            table[i] = PUBLISHED_COLOURS[id2label[i].trainId]
         np.testing.assert_array_equal(np.asarray(colour), table[ids])
 
 
@@ -143,7 +145,7 @@ def test_synthia_predictions_take_the_published_19_class_colours_and_ids(tmp_pat
     colour = np.asarray(Image.open(tmp_path / "cityscapes_val" / "a_leftImg8bit.png")).reshape(16, 3)
     ids = np.asarray(Image.open(tmp_path / "cityscapes_val_labelIds" / "a_labelIds.png")).reshape(16)
     for k, id19 in PUBLISHED_16_TO_19.items():
-        assert tuple(colour[k]) == trainId2label[id19].color and ids[k] == trainId2label[id19].id, k
+        assert tuple(colour[k]) == PUBLISHED_COLOURS[id19] and ids[k] == trainId2label[id19].id, k
 
 
 def test_two_samples_of_one_file_name_are_refused():

@@ -11,19 +11,24 @@ from pathlib import Path, PurePosixPath
 import numpy as np
 from PIL import Image
 
-from ..data.labels import CLASS_SETS, palette, trainid_to_cityscapes_id
+from ..data.labels import CLASS_SETS, class_names, palette, trainid_to_cityscapes_id
 from ..utils.io import atomic_write_bytes
 
 LABEL_IDS_SUFFIX = "_labelIds.png"
 
 
+# The published test.py colours with the official palette but for sky, (0, 130, 180) instead of (70, 130, 180);
+# its colour PNGs are reproduced byte for byte.
+PUBLISHED_SKY = (0, 130, 180)
+
+
 def colour_lut(num_classes):
-    """(256, 3) uint8 RGB table indexed by a train id of the ``num_classes`` set: the Cityscapes colour of the class
+    """(256, 3) uint8 RGB table indexed by a train id of the ``num_classes`` set: the published colour of the class
     (a 16-class id is the 19-class id of the same class, as the published test.py maps SYNTHIA predictions before
-    colouring); black for ids outside the set. Colours are cityscapesscripts' (the published palette has sky at
-    (0, 130, 180), the official table (70, 130, 180))."""
+    colouring); black for ids outside the set."""
     lut = np.zeros((256, 3), dtype=np.uint8)
     lut[:len(CLASS_SETS[num_classes])] = palette(num_classes)
+    lut[class_names(num_classes).index("sky")] = PUBLISHED_SKY
     return lut
 
 
