@@ -167,3 +167,12 @@ def test_only_the_poly_schedule_is_accepted():
     c.SOLVER.LR_METHOD = "step"
     with pytest.raises(ValueError, match="step"):
         build_optimizer(build_model(c), c.SOLVER)
+
+
+@pytest.mark.parametrize("name", ["deeplabv2_resnet18", "deeplabv3plus_resnet18"])
+def test_head_convolutions_keep_pytorchs_default_bias_initialisation_as_published(name):
+    # nn.Conv2d draws its bias from U(-1/sqrt(fan_in), 1/sqrt(fan_in)); the published heads leave it so
+    head = build_model(_cfg(name)).head
+    for conv in (m for m in head.modules() if isinstance(m, nn.Conv2d) and m.bias is not None):
+        fan_in = conv.in_channels // conv.groups * conv.kernel_size[0] * conv.kernel_size[1]
+        assert 0 < conv.bias.abs().max() <= fan_in ** -0.5

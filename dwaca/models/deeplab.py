@@ -29,9 +29,9 @@ class ASPPClassifierV2(nn.Module):
         self.conv2d_list = nn.ModuleList(
             nn.Conv2d(in_channels, num_classes, 3, padding=d, dilation=d) for d in dilations)
         for conv in self.conv2d_list:
-            # Small weights as in DeepLabV2 so the summed branches start near uniform logits.
+            # Small weights as in DeepLabV2 so the summed branches start near uniform logits; biases keep PyTorch's
+            # default initialisation, as published.
             nn.init.normal_(conv.weight, 0.0, 0.01)
-            nn.init.zeros_(conv.bias)
 
     def forward(self, feats):
         x = feats["out"]
@@ -88,11 +88,9 @@ class DeepLabV3PlusHead(nn.Module):
             nn.Dropout2d(0.1),
             nn.Conv2d(width, num_classes, 1),
         )
-        for m in self.modules():
+        for m in self.modules():  # biases keep PyTorch's default initialisation, as published
             if isinstance(m, nn.Conv2d):
                 nn.init.kaiming_normal_(m.weight)
-                if m.bias is not None:
-                    nn.init.zeros_(m.bias)
 
     def forward(self, feats):
         x, low = feats["out"], feats["low"]
