@@ -13,7 +13,7 @@ import torch
 from dwaca.config import load_config, run_main
 from dwaca.engine import train
 from dwaca.sweep import describe, paired_difference, student_t_quantile
-from dwaca.sweep.grid import REFERENCE_KEYS, SweepError, check_run_configs, plan_runs
+from dwaca.sweep.grid import REFERENCE_KEYS, SweepError, check_run_configs, parse_budgets, plan_runs
 from dwaca.sweep.launch import red
 from dwaca.sweep.stats import student_t_cdf
 
@@ -189,12 +189,14 @@ def test_sweep_writes_summary_tables_and_figures(sweep):
         assert data[:8] == b"\x89PNG\r\n\x1a\n" and len(data) > 10_000
 
 
-def test_rerun_skips_finished_runs_and_resumes_unfinished_ones(sweep):
+def test_rerun_skips_finished_runs_and_resumes_unfinished_ones(sweep, capsys):
     grid = ["--strategies", "AL-DWACA,random", "--budgets", "0.05", "--seeds", "0,1", "--references", ""]
     assert sweep(*grid) == 0 and len(sweep.calls()) == 4
     assert sweep(*grid) == 0 and len(sweep.calls()) == 4  # all finished: nothing started
     (sweep.out / "random" / "0.05" / "1" / "results.json").unlink()  # as a run killed before its end leaves it
+    capsys.readouterr()
     assert sweep(*grid) == 0
+    assert "3 finished already, 1 to run, 1 of them resumed" in capsys.readouterr().out
     calls = sweep.calls()
     assert len(calls) == 5 and calls[-1]["argv"] == calls[3]["argv"]  # the same arguments, `resume auto` among them
     assert "random/0.05/1" in calls[-1]["argv"][calls[-1]["argv"].index("OUTPUT_DIR") + 1]
@@ -253,6 +255,15 @@ def test_each_run_config_is_checked_naming_the_run(tmp_path):
         check_run_configs(runs)
     assert runs[2].argv[-12:] == ("ACTIVE.NAME", "random", "ACTIVE.SETTING", "RA", "ACTIVE.RADIUS_K", "0",
                                   "ACTIVE.RATIO", "1.0", "ACTIVE.SELECT_ITER", "[0]", "resume", "auto")
+
+
+def test_pa_budgets_are_pixel_counts(tmp_path):
+    runs = plan_runs(tmp_path, CONFIG, "PA", ["AL-RIPU"], parse_budgets("40, 80", "PA"), [3], [], ["A.B", "1"])
+    assert [r.folder for r in runs] == [tmp_path / "AL-RIPU" / "40" / "3", tmp_path / "AL-RIPU" / "80" / "3"]
+    assert runs[0].argv[6:12] == ("ACTIVE.NAME", "AL-RIPU", "ACTIVE.PIXELS", "40", "A.B", "1")
+    with pytest.raises(SweepError, match="'2.5' is no ACTIVE.PIXELS"):
+        parse_budgets("2.5", "PA")
+    assert parse_budgets("5e-2,0.1", "RA") == [0.05, 0.1]
 
 
 def test_out_holding_something_else_or_another_sweep_is_refused(sweep, tmp_path, capsys):

@@ -8,8 +8,8 @@ from . import grid
 from .aggregate import aggregate
 from .figures import plot_budget_curve, plot_per_class_gain
 from .launch import Launcher, red
-from .records import (check_run_folder, file_sha256, is_finished, merge_with_existing, read_sweep_record,
-                      sweep_record, write_sweep_record)
+from .records import (RUN_RECORD, check_run_folder, file_sha256, is_finished, merge_with_existing,
+                      read_sweep_record, sweep_record, write_sweep_record)
 from .report import mismatch_line, summary_markdown
 
 def prepare(out, config_file, strategies, budgets, seeds, references="source-only,full", baseline="random",
@@ -47,9 +47,10 @@ def run_sweep(out, record, runs, *, train_script, jobs=1, threads=1, gpus=None, 
     """Record the sweep in ``out`` and run the unfinished ``runs``; returns the runs that failed."""
     write_sweep_record(out, record)
     todo = [run for run in runs if not is_finished(run)]
+    resumed = sum((run.folder / RUN_RECORD).is_file() for run in todo)
     say = say or (lambda line: print(line, flush=True))
-    say(f"sweep: {len(runs)} runs, {len(runs) - len(todo)} finished already, {len(todo)} to run "
-        f"({jobs} at once, {threads} threads each{', GPUs ' + ','.join(gpus) if gpus else ''})")
+    say(f"sweep: {len(runs)} runs, {len(runs) - len(todo)} finished already, {len(todo)} to run, {resumed} of them "
+        f"resumed ({jobs} at once, {threads} threads each{', GPUs ' + ','.join(gpus) if gpus else ''})")
     return Launcher(train_script, record["config_sha256"], jobs=jobs, threads=threads, gpus=gpus,
                     say=say).run_all(todo)
 
