@@ -1,6 +1,9 @@
 """Budgets: what each selection round may buy per image, identical for every strategy, and the ACTIVE keys a
 run's budget depends on.
 
+``ACTIVE.SELECT_ITER []`` means no selection round: the run trains without target labels (the source-only
+reference of ``tools/sweep.py``).
+
 (H, W = the label's size, n = len(ACTIVE.SELECT_ITER), r = 0 .. n-1 the round; the pool's ``budget_pixels`` is the
 sum over images and rounds done.)
 
@@ -37,8 +40,6 @@ def check_active_config(cfg, source="the config"):
         problems.append(f"ACTIVE.NAME '{active.NAME}' is not one of {STRATEGIES}")
     if active.SETTING not in SETTINGS:
         problems.append(f"ACTIVE.SETTING '{active.SETTING}' is not one of {SETTINGS}")
-    if len(active.SELECT_ITER) == 0:
-        problems.append("ACTIVE.SELECT_ITER is empty")
     if int(active.RADIUS_K) != active.RADIUS_K or not 0 <= active.RADIUS_K <= MAX_RADIUS:
         problems.append(f"ACTIVE.RADIUS_K must be an integer in 0..{MAX_RADIUS}, got {active.RADIUS_K}")
     if active.SETTING == "RA" and not 0 < float(active.RATIO) <= 1:

@@ -67,7 +67,7 @@ _C.ACTIVE = CN()
 _C.ACTIVE.NAME = "AL-DWACA"
 # "RA" (regions) or "PA" (single pixels); budgets in dwaca.active.selection.
 _C.ACTIVE.SETTING = "RA"
-# Rounds: each runs after this many optimizer steps.
+# Rounds: each runs after this many optimizer steps; [] = none (no target labels: the source-only reference).
 _C.ACTIVE.SELECT_ITER = [10000, 12000, 14000, 16000, 18000]
 # RA: fraction of each target image bought over all rounds.
 _C.ACTIVE.RATIO = 0.022
