@@ -261,3 +261,10 @@ def test_done_records_journaled_before_checksums_still_commit(tmp_path):
     pool.journal.publish(0)
     pool.finish_commit(0)
     assert LabelPool(root).images[NAME_A]["sha256"] == _digest(root / pool.images[NAME_A]["file"])
+
+
+def test_atomic_writes_get_the_permissions_of_a_plain_new_file(tmp_path):
+    plain = tmp_path / "plain"
+    plain.write_bytes(b"x")
+    atomic_write_bytes(tmp_path / "atomic", b"x")
+    assert (tmp_path / "atomic").stat().st_mode == plain.stat().st_mode

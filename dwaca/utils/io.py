@@ -25,12 +25,23 @@ def fsync_dir(folder):
         os.close(fd)
 
 
+def _process_umask():
+    mask = os.umask(0)  # reading the umask means setting it: done once, at import, before any writer thread starts
+    os.umask(mask)
+    return mask
+
+
+NEW_FILE_MODE = 0o666 & ~_process_umask()
+
+
 def atomic_write_bytes(path, data):
-    """Write ``data`` to ``path`` atomically: temp file in the same folder, fsync, ``os.replace``."""
+    """Write ``data`` to ``path`` atomically: temp file in the same folder, fsync, ``os.replace``. The file gets the
+    permissions ``open`` would give a new one (0666 less the umask at import), not the temp file's owner-only 0600."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
+        os.fchmod(fd, NEW_FILE_MODE)
         with os.fdopen(fd, "wb") as f:
             f.write(data)
             f.flush()
