@@ -11,12 +11,23 @@ import sys
 from pathlib import Path
 
 import pytest
+import torch
 
 from dwaca.data.synthetic import generate_benchmark
 
 REPO = Path(__file__).resolve().parents[1]
 TOOLS = REPO / "tools"
 CONFIG = REPO / "configs" / "synthetic" / "dwaca_RA_5%.yaml"
+
+
+@pytest.fixture(scope="module")
+def single_thread():
+    """One torch thread for a module's tests (``pytestmark = pytest.mark.usefixtures("single_thread")``): on a busy
+    2-core machine OpenMP's spinning threads cost small convolutions far more than they save."""
+    n = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(n)
 
 
 @pytest.fixture(scope="package")

@@ -10,13 +10,7 @@ from dwaca.models import HEAD_LR_MULT, MODEL_NAMES, build_model
 H, W = 33, 65  # odd sizes: every stride-2 stage rounds up
 
 
-@pytest.fixture(autouse=True, scope="module")
-def single_thread():
-    # Tiny convolutions: on a busy 2-core machine OpenMP's spinning threads cost far more than they save.
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
+pytestmark = pytest.mark.usefixtures("single_thread")
 
 
 def _cfg(name="deeplabv3plus_resnet18", num_classes=5, weights="", freeze_bn=False):

@@ -27,12 +27,7 @@ TABLE = json.loads((Path(__file__).parent / "data" / "published_r101_19.json").r
 HEADS = ("deeplabv3plus", "deeplabv2")
 
 
-@pytest.fixture(autouse=True, scope="module")
-def single_thread():
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
+pytestmark = pytest.mark.usefixtures("single_thread")
 
 
 def _cfg(name, num_classes=19, freeze_bn=True, weights=""):
