@@ -63,13 +63,15 @@ def check_datasets(cfg, splits):
 
 def check_source_sampling(cfg, resume_path, state):
     """The source stream's sampling (``dwaca.data.class_balance``): class-balanced statistics read (or computed and
-    cached, by rank 0 first) and checked against the source set; a resumed checkpoint must have drawn alike."""
+    cached, by rank 0 first) and checked against the source set; a resumed checkpoint must have drawn alike.
+    Returns the ``SourceSampling``, which the trainer's source stream draws from."""
     source = build_dataset(cfg, cfg.DATASETS.SOURCE_TRAIN, "train_source")
     sampling = SourceSampling.from_config(cfg, source, dist.world_size()) if dist.is_main() else None
     dist.barrier()
     sampling = sampling or SourceSampling.from_config(cfg, source, dist.world_size(), progress=False)
     if state is not None and not state.get("published"):  # a published checkpoint starts the stream afresh
         check_source_sampler(resume_path, state, sampling.identity())
+    return sampling
 
 
 TRAINING_SPLITS = (("SOURCE_TRAIN", "train_source"), ("TARGET_TRAIN", "train_target"), ("TEST", "test"))
@@ -77,7 +79,7 @@ TRAINING_SPLITS = (("SOURCE_TRAIN", "train_source"), ("TARGET_TRAIN", "train_tar
 
 def preflight(cfg):
     """Check everything a training run needs before it writes anything; returns (OUTPUT_DIR, device, checkpoint path
-    or None, its state or None)."""
+    or None, its state or None, the source stream's ``SourceSampling``)."""
     validate_config(cfg)
     check_training_batch(cfg)
     output_dir = check_output_dir(cfg)
@@ -85,5 +87,5 @@ def preflight(cfg):
     resume_path, state = read_resume_state(cfg, output_dir)
     check_pool_on_disk(cfg, output_dir, resume_path, state)
     check_datasets(cfg, TRAINING_SPLITS)  # the selection rounds read TARGET_TRAIN's files too
-    check_source_sampling(cfg, resume_path, state)
-    return output_dir, device, resume_path, state
+    sampling = check_source_sampling(cfg, resume_path, state)
+    return output_dir, device, resume_path, state, sampling

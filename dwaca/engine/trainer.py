@@ -69,7 +69,6 @@ from ..active import run_selection_round
 from ..active.selection import build_select_dataset
 from ..config import unused_settings
 from ..data import build_dataset
-from ..data.class_balance import SourceSampling
 from ..losses import adaptation_losses, upsample_to
 from ..models import build_model
 from ..utils import comm as dist
@@ -137,7 +136,7 @@ class Trainer(TrainerBase):
     def __init__(self, cfg, log=None):
         super().__init__()
         self.cfg = cfg
-        self.output_dir, self.device, self.resume_path, self.state = preflight(cfg)
+        self.output_dir, self.device, self.resume_path, self.state, self.source_sampling = preflight(cfg)
         self._lock = contextlib.ExitStack()
         if dist.is_main():  # one run per folder, from here until close()
             make_dir(self.output_dir, "OUTPUT_DIR")
@@ -228,7 +227,6 @@ class Trainer(TrainerBase):
         options = dict(batch_size=int(cfg.SOLVER.BATCH_SIZE), num_workers=int(cfg.SOLVER.NUM_WORKERS),
                        position=start_iter, pin_memory=self.device.type == "cuda", rank=dist.rank(),
                        world=dist.world_size())
-        self.source_sampling = SourceSampling.from_config(cfg, source, dist.world_size(), progress=False)
         self.log.info("source sampling: %s", self.source_sampling.describe())
         self.src_stream = BatchStream(source, seed=self.seed, draws=self.source_sampling.order(source, self.seed),
                                       **dict(options, position=src_position))
