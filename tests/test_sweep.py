@@ -6,6 +6,7 @@ import math
 import os
 import random
 import textwrap
+from pathlib import Path
 
 import pytest
 import torch
@@ -13,8 +14,13 @@ import torch
 from dwaca.config import load_config, run_main
 from dwaca.engine import train
 from dwaca.sweep import describe, paired_difference, student_t_quantile
-from dwaca.sweep.grid import REFERENCE_KEYS, SweepError, check_run_configs, parse_budgets, plan_runs
+from dwaca.sweep.curves import read_curves
+from dwaca.sweep.grid import (REFERENCE_KEYS, SweepError, check_run_configs, parse_budgets, parse_strategies,
+                              plan_runs)
 from dwaca.sweep.launch import red
+from dwaca.sweep.pipeline import recorded_runs
+from dwaca.sweep.purchases import read_purchases
+from dwaca.sweep.records import read_sweep_record
 from dwaca.sweep.stats import student_t_cdf
 
 from conftest import CONFIG, load_tool
@@ -52,7 +58,13 @@ FAKE_TRAIN = textwrap.dedent('''
     (out / "pool").mkdir(exist_ok=True)
     (out / "pool" / "manifest.json").write_text(json.dumps({
         "pixels_total": 9 * regions - seed if regions else 0, "budget_pixels": 9 * int(budget * 1000),
-        "rounds": [{"regions": regions}]}))
+        "rounds": [{"regions": regions, **({"class_pixels": [seed + 1, 2] + [0] * 17 + [1],
+                                            "class_weights": [1.0, seed / 4] + [1.0] * 17}
+                                           if os.environ.get("FAKE_METRICS") else {})}]}))
+    if os.environ.get("FAKE_METRICS"):
+        lines = [{"kind": "train", "iteration": i, "loss/total": i + seed} for i in (1, 2)]
+        lines += [{"kind": "round", "iteration": 1, "round": 1, "seconds": 2.0 * (seed + 1)}]
+        (out / "metrics.jsonl").write_text("".join(json.dumps(line) + "\\n" for line in lines))
     (out / "results.json").write_text(json.dumps({
         "mIoU": miou, "pixel_acc": 0.9, "per_class_iou": {"road": miou + 0.1, "sky": miou - 0.1, "truck": None}}))
 ''')
@@ -187,6 +199,29 @@ def test_sweep_writes_summary_tables_and_figures(sweep):
     for name in ("budget_curve.png", "per_class_gain.png"):
         data = (sweep.out / name).read_bytes()
         assert data[:8] == b"\x89PNG\r\n\x1a\n" and len(data) > 10_000
+    assert not (sweep.out / "training_curves.png").exists()  # the fake runs wrote no metrics.jsonl
+
+
+def test_training_curves_average_the_runs_metrics_over_seeds(sweep, monkeypatch):
+    monkeypatch.setenv("FAKE_METRICS", "1")
+    assert sweep("--strategies", "AL-DWACA,random", "--budgets", "0.01,0.05", "--seeds", "0,1,2", "--references",
+                 "full") == 0
+    curves = {(c["strategy"], c["budget"]): c for c in read_curves(recorded_runs(sweep.out,
+                                                                              read_sweep_record(sweep.out)))}
+    assert set(curves) == {(s, b) for s in ("AL-DWACA", "random") for b in (0.01, 0.05)} | {("full", None)}
+    assert curves[("random", 0.05)]["n"] == 3
+    assert curves[("random", 0.05)]["loss"] == {1: 2.0, 2: 3.0}  # (i + 0 + i + 1 + i + 2) / 3
+    assert curves[("full", None)]["round_seconds"] == {1: 4.0}  # (2 + 4 + 6) / 3
+    data = (sweep.out / "training_curves.png").read_bytes()
+    assert data[:8] == b"\x89PNG\r\n\x1a\n" and len(data) > 10_000
+    purchases = {(c["strategy"], c["budget"]): c for c in read_purchases(recorded_runs(sweep.out,
+                                                                                   read_sweep_record(sweep.out)))}
+    cell = purchases[("AL-DWACA", 0.05)]
+    assert cell["n"] == 3 and cell["class_share"] == pytest.approx([(1 / 4 + 2 / 5 + 3 / 6) / 3,
+                                                                    (2 / 4 + 2 / 5 + 2 / 6) / 3] + [0] * 17 +
+                                                                   [(1 / 4 + 1 / 5 + 1 / 6) / 3])
+    assert cell["weights"] == [[1.0, pytest.approx(0.25)] + [1.0] * 17]  # (0 + 1/4 + 2/4) / 3
+    assert (sweep.out / "purchases.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
 def test_rerun_skips_finished_runs_and_resumes_unfinished_ones(sweep, capsys):
@@ -239,6 +274,10 @@ def test_an_edited_config_file_is_refused_for_existing_runs(sweep, tmp_path, cap
     (["--budgets", "0.05", "--seeds", "0,x"], "--seeds: 'x' is not an integer"),
     (["--budgets", "0.05", "--strategies", "AL-DWACA", "--baseline", "random"], "--baseline 'random' is none of"),
     (["--budgets", "0.05", "ACTIVE.RADIUS_K", "40"], "ACTIVE.RADIUS_K must be an integer in 0..32"),
+    (["--budgets", "0.05", "--strategies", "AL-RIPU@smoothed"], "'AL-RIPU@smoothed': only AL-DWACA takes a weight"),
+    (["--budgets", "0.05", "--strategies", "AL-DWACA@best"], "'AL-DWACA@best': only AL-DWACA takes a weight mode"),
+    (["--budgets", "0.05", "--strategies", "AL-DWACA,AL-DWACA@smoothed", "--baseline", "AL-DWACA",
+      "ACTIVE.WEIGHT_MODE", "dwaca"], "override ACTIVE.WEIGHT_MODE: the strategies AL-DWACA@<mode> set it"),
 ])
 def test_mistakes_are_one_line_before_anything_is_written(sweep, capsys, argv, message):
     assert sweep(*argv) == 2
@@ -257,10 +296,20 @@ def test_each_run_config_is_checked_naming_the_run(tmp_path):
                                   "ACTIVE.RATIO", "1.0", "ACTIVE.SELECT_ITER", "[0]", "resume", "auto")
 
 
+def test_a_weight_mode_variant_is_its_own_strategy(tmp_path):
+    runs = plan_runs(tmp_path, CONFIG, "RA", parse_strategies("AL-DWACA,AL-DWACA@smoothed"), [0.05], [1], [], [])
+    assert [r.folder for r in runs] == [tmp_path / "AL-DWACA" / "0.05" / "1",
+                                        tmp_path / "AL-DWACA@smoothed" / "0.05" / "1"]
+    assert runs[0].argv[6:8] == ("ACTIVE.NAME", "AL-DWACA") and "ACTIVE.WEIGHT_MODE" not in runs[0].argv
+    assert runs[1].argv[6:10] == ("ACTIVE.NAME", "AL-DWACA", "ACTIVE.WEIGHT_MODE", "smoothed")
+    check_run_configs(runs)
+
+
 def test_pa_budgets_are_pixel_counts(tmp_path):
     runs = plan_runs(tmp_path, CONFIG, "PA", ["AL-RIPU"], parse_budgets("40, 80", "PA"), [3], [], ["A.B", "1"])
     assert [r.folder for r in runs] == [tmp_path / "AL-RIPU" / "40" / "3", tmp_path / "AL-RIPU" / "80" / "3"]
-    assert runs[0].argv[6:12] == ("ACTIVE.NAME", "AL-RIPU", "ACTIVE.PIXELS", "40", "A.B", "1")
+    assert runs[0].argv[6:16] == ("ACTIVE.NAME", "AL-RIPU", "ACTIVE.PIXELS", "40", "SOLVER.KEEP_CHECKPOINTS", "1",
+                                  "SOLVER.KEEP_ROUND_CHECKPOINTS", "False", "A.B", "1")  # the user's keys win
     with pytest.raises(SweepError, match="'2.5' is no ACTIVE.PIXELS"):
         parse_budgets("2.5", "PA")
     assert parse_budgets("5e-2,0.1", "RA") == [0.05, 0.1]
@@ -363,5 +412,7 @@ def test_real_sweep_two_strategies_two_seeds(tiny_data, tmp_path, capsys):
     for record in result["runs"]:
         results = json.loads((out / record["strategy"] / "0.1" / str(record["seed"]) / "results.json").read_text())
         assert record["mIoU"] == results["mIoU"] and record["rounds"] == 1
+        assert [p.name for p in Path(record["folder"]).glob("*.pth")] == [Path(results["checkpoint"]).name]
+    assert (out / "training_curves.png").is_file() and (out / "purchases.png").is_file()
     assert tool.main(argv) == 0  # all finished: nothing retrained
     assert "4 finished already, 0 to run" in capsys.readouterr().out

@@ -173,10 +173,26 @@ def _select_images(cfg, model, pool, round_index, indices, *, dataset, device, w
                                                 seed=seed, timings=timings):
         labels = oracle_labels(dataset, it["index"]) if sel.any() else np.full(sel.shape, 255, np.uint8)
         added = pool.stage_annotations(round_index, it["name"], it["index"], sel, labels, len(picked),
-                                       regions_requested=plan["count"], budget_pixels=plan["budget_pixels"])
+                                       regions_requested=plan["count"], budget_pixels=plan["budget_pixels"],
+                                       class_pixels=class_histogram(labels[sel], int(cfg.MODEL.NUM_CLASSES)))
         assert added == int(sel.sum())
         crash_point("select_image")
     return tuple(timings)
+
+
+def class_histogram(labels, num_classes):
+    """[pixels of class 0, ..., of class C-1, ignored pixels] of the label values ``labels`` (a numpy array)."""
+    counts = np.bincount(labels.ravel(), minlength=256)
+    return [int(c) for c in counts[:num_classes]] + [int(counts[num_classes:].sum())]
+
+
+def _sum_class_pixels(entries):
+    """The elementwise sum of the journal entries' "class_pixels", or None if one lacks it (journaled before the
+    histogram was recorded)."""
+    histograms = [e.get("class_pixels") for e in entries]
+    if not histograms or any(h is None for h in histograms):
+        return None
+    return [int(sum(column)) for column in zip(*histograms)]
 
 
 def _commit(pool, round_index, record, num_images, my_indices):
@@ -249,6 +265,9 @@ def run_selection_round(cfg, model, pool, round_index, iteration, *, device, per
         journal = pool.journal.done(round_index).values()
         record["regions"] = sum(int(e["regions"]) for e in journal)
         record["regions_requested"] = sum(int(e.get("regions_requested", 0)) for e in journal)
+        class_pixels = _sum_class_pixels(list(journal))
+        if class_pixels is not None:  # ground-truth classes of the pixels bought: the last entry is ignored pixels
+            record["class_pixels"] = class_pixels
     record = _commit(pool, round_index, record, len(dataset), my_indices)
     budget_total = record["budget_pixels"]
     if record["regions"] < record["regions_requested"]:

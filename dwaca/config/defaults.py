@@ -60,6 +60,10 @@ _C.SOLVER.LCR_TYPE = "l1"
 _C.SOLVER.AMP = ""
 # dwaca: data-loader worker processes.
 _C.SOLVER.NUM_WORKERS = 2
+# dwaca: checkpoints kept on disk: the newest KEEP_CHECKPOINTS (0: all, as published) and, with
+# KEEP_ROUND_CHECKPOINTS, those at the ACTIVE.SELECT_ITER iterations (the annotation workflow selects from them).
+_C.SOLVER.KEEP_CHECKPOINTS = 2
+_C.SOLVER.KEEP_ROUND_CHECKPOINTS = True
 
 _C.ACTIVE = CN()
 # Selection strategy: "AL-DWACA" (dynamic weights + context-aware diversity), "AL-RIPU" (region impurity x
@@ -88,6 +92,10 @@ _C.ACTIVE.BATCH_SIZE = 1
 # two bilinear steps as the published selection does; False scores from the logits in one step (less memory).
 _C.ACTIVE.UPSAMPLE_VIA_INPUT = True
 _C.ACTIVE.VIZ_MASK = True  # unused (RIPU: save pictures of the selected masks)
+
+# dwaca: OUTPUT_DIR/metrics.jsonl is always written; TENSORBOARD adds event files under OUTPUT_DIR/tensorboard.
+_C.LOG = CN()
+_C.LOG.TENSORBOARD = False
 
 _C.TEST = CN()
 _C.TEST.BATCH_SIZE = 1

@@ -87,11 +87,32 @@ def check_finite_model(model, iteration):
                                  "SOLVER.BASE_LR or check the data); no checkpoint written")
 
 
-def latest_checkpoint(output_dir):
-    """The checkpoint with the highest iteration in ``output_dir``, or None."""
+def list_checkpoints(output_dir):
+    """[(iteration, path), ...] of the ``model_iter*.pth`` files in ``output_dir``, oldest first."""
     found = []
     for p in Path(output_dir).glob("model_iter*.pth"):
         m = CHECKPOINT_RE.search(p.name)
         if m:
             found.append((int(m.group(1)), p))
-    return max(found)[1] if found else None
+    return sorted(found)
+
+
+def latest_checkpoint(output_dir):
+    """The checkpoint with the highest iteration in ``output_dir``, or None."""
+    found = list_checkpoints(output_dir)
+    return found[-1][1] if found else None
+
+
+def prune_checkpoints(output_dir, saved_iter, keep, protected=()):
+    """Delete the checkpoints of ``output_dir`` older than the one just saved at ``saved_iter`` so that ``keep`` of
+    the unprotected ones are left, that one included (``keep`` 0: delete nothing). Checkpoints at an iteration in
+    ``protected`` (the selection rounds' that the annotation workflow resumes from) stay, and so do any beyond
+    ``saved_iter``: a run resumed from an older checkpoint has not yet replaced them. Returns the deleted paths."""
+    if keep <= 0:
+        return []
+    protected = set(protected)
+    older = [(it, p) for it, p in list_checkpoints(output_dir) if it < saved_iter and it not in protected]
+    doomed = [p for _, p in older[:max(0, len(older) - (keep - 1))]]
+    for p in doomed:
+        p.unlink(missing_ok=True)
+    return doomed

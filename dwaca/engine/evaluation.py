@@ -10,13 +10,13 @@ from torch.utils.data import DataLoader, Subset
 from ..data import build_dataset, check_dataset, class_names
 from ..models import build_model
 from ..models.build import check_checkpoint_fits
-from ..models.checkpoint import load_checkpoint, load_model_state
+from ..models.checkpoint import load_model_state
 from ..utils import comm as dist
 from ..utils.io import atomic_write_json, make_dir
 from .evaluator import evaluate
 from .metrics import MIOU13_OF_16, format_table, mean_iou
 from .prediction_export import PredictionExporter, export_paths
-from .resume import resolve_resume
+from .resume import read_resume_checkpoint, report_skipped
 from .runtime import resolve_device, setup_logger
 
 
@@ -98,16 +98,16 @@ def test_checkpoint(cfg, log=None):
                          "OUTPUT_DIR)")
     if not cfg.OUTPUT_DIR:
         raise ValueError("OUTPUT_DIR is empty; pass `OUTPUT_DIR <dir>`")
-    checkpoint = resolve_resume(cfg, cfg.OUTPUT_DIR)
+    checkpoint, state, skipped = read_resume_checkpoint(cfg, cfg.OUTPUT_DIR)
     if checkpoint is None:  # unlike training, there is nothing to start from
         raise FileNotFoundError(f"resume auto: no model_iter*.pth checkpoint in OUTPUT_DIR {cfg.OUTPUT_DIR}")
     device = resolve_device(cfg)
-    state = load_checkpoint(checkpoint, map_location="cpu")
     check_checkpoint_fits(checkpoint, state, cfg)
     dataset = build_dataset(cfg, cfg.DATASETS.TEST, "test")
     check_dataset(dataset)
     exporter = prediction_exporter(cfg, dataset)
     log = log or setup_logger(make_dir(cfg.OUTPUT_DIR, "OUTPUT_DIR"), filename="test_log.txt")
+    report_skipped(log, skipped, checkpoint)
     model = build_model(cfg).to(device)
     load_model_state(model, state, checkpoint)
     with exporter or contextlib.nullcontext():

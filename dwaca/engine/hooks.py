@@ -26,7 +26,8 @@ class HookBase:
 
 
 class IterationLogger(HookBase):
-    """Every ``period`` iterations and at the last: learning rate, losses, seconds per iteration, time left."""
+    """Every ``period`` iterations and at the last: learning rate, losses, seconds per iteration, time left; logged
+    and written to metrics.jsonl (``dwaca.engine.metrics_log``)."""
 
     def __init__(self, period):
         self.period = period
@@ -42,8 +43,10 @@ class IterationLogger(HookBase):
             return
         dt = (time.perf_counter() - self._window_start) / self.period
         self._window_start = time.perf_counter()
+        losses = {k: v.item() for k, v in t.losses.items()}
         t.log.info("iter %d/%d  lr %.2e  %s  %.2f s/iter  eta %.0f s", t.iter, t.stop_iter, t.lr,
-                   "  ".join(f"{k} {v.item():.4f}" for k, v in t.losses.items()), dt, dt * (t.stop_iter - t.iter))
+                   "  ".join(f"{k} {v:.4f}" for k, v in losses.items()), dt, dt * (t.stop_iter - t.iter))
+        t.metrics.write("train", t.iter, lr=t.lr, seconds_per_iter=dt, **{f"loss/{k}": v for k, v in losses.items()})
 
 
 class PeriodicCheckpointer(HookBase):
@@ -99,6 +102,7 @@ class FinalEvaluation(HookBase):
         t = self.trainer
         cfg = t.cfg
         t.results = evaluate_on_test(cfg, t.model, t.device, batch_size=cfg.SOLVER.BATCH_SIZE_VAL)
+        t.record_evaluation(t.results)
         if not dist.is_main():
             return
         title = f"{cfg.ACTIVE.NAME} {cfg.ACTIVE.SETTING} on {cfg.DATASETS.TEST}, iteration {t.iter}"

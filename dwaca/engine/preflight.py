@@ -4,6 +4,7 @@ statistics. The first problem is an error naming the key, file
 or value and what was expected; OUTPUT_DIR is neither created nor changed."""
 from pathlib import Path
 from types import SimpleNamespace
+from typing import NamedTuple
 
 from ..active.annotation import PENDING, read_pending
 from ..active.errors import AnnotationError
@@ -12,8 +13,8 @@ from ..config import check_training_batch, validate_config
 from ..data import build_dataset, check_dataset
 from ..data.class_balance import SourceSampling
 from ..models.build import check_checkpoint_fits
-from ..models.checkpoint import load_checkpoint
-from .resume import check_fresh_start, check_rounds, check_source_sampler, resolve_resume
+from .metrics_log import check_tensorboard
+from .resume import check_fresh_start, check_rounds, check_source_sampler, read_resume_checkpoint
 from ..utils import comm as dist
 from .runtime import resolve_device
 
@@ -29,14 +30,12 @@ def check_output_dir(cfg):
 
 
 def read_resume_state(cfg, output_dir):
-    """(checkpoint path or None, its state dict or None): the checkpoint ``resume`` names, read and checked to fit
-    the configured model."""
-    path = resolve_resume(cfg, output_dir)
-    if path is None:
-        return None, None
-    state = load_checkpoint(path, map_location="cpu")
-    check_checkpoint_fits(path, state, cfg)
-    return path, state
+    """(checkpoint path or None, its state dict or None, unreadable checkpoints skipped): the checkpoint ``resume``
+    names (``read_resume_checkpoint``), checked to fit the configured model."""
+    path, state, skipped = read_resume_checkpoint(cfg, output_dir)
+    if path is not None:
+        check_checkpoint_fits(path, state, cfg)
+    return path, state, skipped
 
 
 def check_pool_on_disk(cfg, output_dir, resume_path, state):
@@ -77,15 +76,28 @@ def check_source_sampling(cfg, resume_path, state):
 TRAINING_SPLITS = (("SOURCE_TRAIN", "train_source"), ("TARGET_TRAIN", "train_target"), ("TEST", "test"))
 
 
+class Checked(NamedTuple):
+    """What ``preflight`` found: OUTPUT_DIR, the device, the checkpoint to resume from (path and state, or None),
+    the unreadable checkpoints ``resume auto`` skipped ((path, reason) pairs) and the source stream's
+    ``SourceSampling``."""
+    output_dir: Path
+    device: object
+    resume_path: object
+    state: object
+    skipped: list
+    source_sampling: SourceSampling
+
+
 def preflight(cfg):
-    """Check everything a training run needs before it writes anything; returns (OUTPUT_DIR, device, checkpoint path
-    or None, its state or None, the source stream's ``SourceSampling``)."""
+    """Check everything a training run needs before it writes anything; returns ``Checked``."""
     validate_config(cfg)
     check_training_batch(cfg)
+    if cfg.LOG.TENSORBOARD:
+        check_tensorboard()
     output_dir = check_output_dir(cfg)
     device = resolve_device(cfg)
-    resume_path, state = read_resume_state(cfg, output_dir)
+    resume_path, state, skipped = read_resume_state(cfg, output_dir)
     check_pool_on_disk(cfg, output_dir, resume_path, state)
     check_datasets(cfg, TRAINING_SPLITS)  # the selection rounds read TARGET_TRAIN's files too
     sampling = check_source_sampling(cfg, resume_path, state)
-    return output_dir, device, resume_path, state, sampling
+    return Checked(output_dir, device, resume_path, state, skipped, sampling)

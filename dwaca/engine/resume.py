@@ -11,9 +11,9 @@ from yacs.config import CfgNode
 
 from ..active import LabelPool, PoolError
 from ..active.budget import budget_config, config_differences
-from ..models.checkpoint import load_model_state
+from ..models.checkpoint import CheckpointError, load_checkpoint, load_model_state
 from ..utils import comm as dist
-from .checkpoint import latest_checkpoint, set_rng_state
+from .checkpoint import latest_checkpoint, list_checkpoints, set_rng_state
 
 
 def resolve_resume(cfg, output_dir):
@@ -22,6 +22,32 @@ def resolve_resume(cfg, output_dir):
     if str(cfg.resume) == "auto":
         return latest_checkpoint(output_dir)
     return Path(cfg.resume) if cfg.resume else None
+
+
+def read_resume_checkpoint(cfg, output_dir):
+    """(path, state, skipped) of the checkpoint to resume from (``resolve_resume``), read on the CPU; (None, None,
+    []) when there is none. With ``resume auto`` a checkpoint that cannot be read (torn, truncated, foreign) is
+    skipped for the next newest, and ``skipped`` lists each as (path, reason) for the caller to report;
+    CheckpointError if none of them can be read. A checkpoint named by ``resume`` must be readable."""
+    if str(cfg.resume) != "auto":
+        path = resolve_resume(cfg, output_dir)
+        return (path, load_checkpoint(path), []) if path is not None else (None, None, [])
+    skipped = []
+    for _, path in reversed(list_checkpoints(output_dir)):
+        try:
+            return path, load_checkpoint(path), skipped
+        except CheckpointError as err:
+            skipped.append((path, str(err)))
+    if skipped:
+        raise CheckpointError(f"resume auto: none of the {len(skipped)} checkpoints in {output_dir} can be read "
+                              f"({skipped[0][1]}); resume from a readable file or start a fresh OUTPUT_DIR")
+    return None, None, []
+
+
+def report_skipped(log, skipped, used):
+    """Warn of each unreadable checkpoint ``read_resume_checkpoint`` skipped for ``used``."""
+    for path, reason in skipped:
+        log.warning("resume auto: skipping %s, which cannot be read (%s); using %s instead", path, reason, used)
 
 
 def open_pool(root, num_classes):

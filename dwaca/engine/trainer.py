@@ -6,7 +6,8 @@ Each iteration ``it`` (1-based, up to SOLVER.STOP_ITER; the poly schedule runs o
    only (the target dataset reads labels through the pool), RIPU's negative learning on target predictions and
    local consistency on the source, weighted by cfg.SOLVER (``dwaca.losses.adaptation_losses``); SGD with the head
    at 10x the backbone rate; bf16/fp16 autocast on CUDA when SOLVER.AMP is set;
-2. a checkpoint ``OUTPUT_DIR/model_iter{it:06d}.pth`` every SOLVER.CHECKPOINT_PERIOD and at the end;
+2. a checkpoint ``OUTPUT_DIR/model_iter{it:06d}.pth`` every SOLVER.CHECKPOINT_PERIOD and at the end; older ones
+   beyond SOLVER.KEEP_CHECKPOINTS are deleted, the rounds' kept with SOLVER.KEEP_ROUND_CHECKPOINTS;
 3. if ``it`` is the next ACTIVE.SELECT_ITER and training goes on: a selection round
    (``dwaca.active.run_selection_round``) buys the round's budget into the labelled pool ``OUTPUT_DIR/pool``.
    As in RIPU's loop, round r thus sees the model after exactly SELECT_ITER[r] optimizer steps and is recorded at
@@ -16,6 +17,9 @@ Each iteration ``it`` (1-based, up to SOLVER.STOP_ITER; the poly schedule runs o
 The source batches follow DATASETS.SOURCE_SAMPLING: "class_balanced" (the published list, rare classes drawn far
 more often; ``dwaca.data.class_balance``) or "uniform" (every source image once per epoch); either list is visited
 in a seeded permutation per epoch. The target stream is uniform.
+
+Losses, learning rate, rounds and evaluations go to ``OUTPUT_DIR/metrics.jsonl`` (and TensorBoard with
+LOG.TENSORBOARD; ``dwaca.engine.metrics_log``).
 
 The loop is ``TrainerBase``'s; 2., 3., logging and the final evaluation are hooks (``dwaca.engine.hooks``) and the
 rules of resuming are ``dwaca.engine.resume``'s, each testable alone.
@@ -42,8 +46,8 @@ A checkpoint of the published DWACA / RIPU code (``dwaca.models.published``) can
 and iteration, with a fresh optimizer, seed and an empty pool (OUTPUT_DIR must hold no rounds); rounds due by its
 iteration are bought before the first step, each from a checkpoint of this run.
 
-``resume auto`` resumes from the newest checkpoint in OUTPUT_DIR (a fresh start if there is none), so one command
-can be rerun until the run is complete. Each selection round starts from a checkpoint of its iteration (the
+``resume auto`` resumes from the newest readable checkpoint in OUTPUT_DIR (a fresh start if there is none; an
+unreadable newer one is skipped with a warning), so one command can be rerun until the run is complete. Each selection round starts from a checkpoint of its iteration (the
 periodic one when SELECT_ITER is a multiple of SOLVER.CHECKPOINT_PERIOD, otherwise one written for it), so a crash
 after a round never resumes from a state that trained without the round's labels; a round interrupted by a crash
 continues from its journal (``dwaca.active.pool``), and the result equals an uninterrupted run's.
@@ -76,15 +80,21 @@ from ..utils.amp import autocast_dtype, check_amp
 from ..utils.faults import crash_point
 from ..utils.io import make_dir
 from ..utils.lock import output_dir_lock
-from .checkpoint import check_finite_model, checkpoint_path, rng_state, save_checkpoint
+from .checkpoint import check_finite_model, checkpoint_path, prune_checkpoints, rng_state, save_checkpoint
 from .evaluation import evaluate_on_test
 from .hooks import FinalEvaluation, IterationLogger, PeriodicCheckpointer, SelectionRounds
 from .metrics import ConfusionMatrix
+from .metrics_log import MetricsLog
 from .preflight import preflight
-from .resume import check_fresh_start, open_pool, restore_training_state, source_position
+from .resume import check_fresh_start, open_pool, report_skipped, restore_training_state, source_position
 from .runtime import seed_everything, setup_logger
 from .solver import build_optimizer, set_poly_lr
 from .stream import BatchStream
+
+
+# What a round's record (``run_selection_round``) contributes to metrics.jsonl.
+ROUND_METRICS = ("strategy", "pixels", "regions", "seconds", "forward_s_per_image", "select_s_per_image",
+                 "class_weights", "iou_source", "class_pixels")
 
 
 class TrainerBase:
@@ -136,7 +146,9 @@ class Trainer(TrainerBase):
     def __init__(self, cfg, log=None):
         super().__init__()
         self.cfg = cfg
-        self.output_dir, self.device, self.resume_path, self.state, self.source_sampling = preflight(cfg)
+        checked = preflight(cfg)
+        self.output_dir, self.device, self.source_sampling = checked.output_dir, checked.device, checked.source_sampling
+        self.resume_path, self.state, self._skipped = checked.resume_path, checked.state, checked.skipped
         self._lock = contextlib.ExitStack()
         if dist.is_main():  # one run per folder, from here until close()
             make_dir(self.output_dir, "OUTPUT_DIR")
@@ -170,6 +182,7 @@ class Trainer(TrainerBase):
         self.last_checkpoint = None
         self.results = None
         self.lr, self.losses = None, {}
+        self.metrics = MetricsLog(None)  # opened by resume_or_load, at the iteration the run starts from
         self.register_hooks(self.build_hooks())
 
     def _prepare_output_dir(self, log):
@@ -206,6 +219,7 @@ class Trainer(TrainerBase):
             self.log.info("resumed from the published checkpoint %s at iteration %d: its weights only (optimizer "
                           "state not restored, an empty pool, this run's seed)", self.resume_path, start_iter)
         elif self.state is not None:
+            report_skipped(self.log, self._skipped, self.resume_path)
             start_iter = restore_training_state(self, self.resume_path, self.state)
             self.saved_iter = start_iter
             self.log.info("resumed from %s at iteration %d with %d/%d rounds done", self.resume_path, start_iter,
@@ -213,6 +227,8 @@ class Trainer(TrainerBase):
             src_position = source_position(self.state, start_iter)
         self.rounds_done = self.pool.rounds_done
         self.state = None
+        self.metrics = MetricsLog(self.output_dir if dist.is_main() else None, bool(self.cfg.LOG.TENSORBOARD),
+                                  start_iter)
         self.trained = DistributedDataParallel(self.model) if dist.world_size() > 1 else self.model
         self._build_data(start_iter, src_position)
         self.model.train()
@@ -290,7 +306,16 @@ class Trainer(TrainerBase):
                                    cfg=self.cfg, scaler=self.scaler, train_confusion=conf, seed=self.seed, rng=rng,
                                    extra={"source_sampler": self.source_sampling.state(self.src_stream.position)})
             self.log.info("saved %s", path)
+            self._prune_checkpoints(iteration)
         self.last_checkpoint, self.saved_iter = path, iteration
+
+    def _prune_checkpoints(self, iteration):
+        """Keep SOLVER.KEEP_CHECKPOINTS checkpoints, and those of the selection rounds with
+        SOLVER.KEEP_ROUND_CHECKPOINTS (``dwaca.engine.checkpoint.prune_checkpoints``)."""
+        solver = self.cfg.SOLVER
+        rounds = self.cfg.ACTIVE.SELECT_ITER if solver.KEEP_ROUND_CHECKPOINTS else ()
+        for path in prune_checkpoints(self.output_dir, iteration, int(solver.KEEP_CHECKPOINTS), rounds):
+            self.log.info("removed %s (SOLVER.KEEP_CHECKPOINTS %d)", path.name, solver.KEEP_CHECKPOINTS)
 
     def checkpoint_name(self):
         return str(self.last_checkpoint) if self.last_checkpoint else None
@@ -299,10 +324,13 @@ class Trainer(TrainerBase):
         """Buy the next selection round with the model after ``iteration`` steps; the training confusion and the
         target stream's prefetched batches start afresh (the pool changed)."""
         per_class_iou, iou_source = self._round_class_iou()
-        run_selection_round(self.cfg, self.model, self.pool, self.rounds_done, iteration, device=self.device,
-                            per_class_iou=per_class_iou, iou_source=iou_source, dataset=self.select_set,
-                            seed=self.seed)
+        record = run_selection_round(self.cfg, self.model, self.pool, self.rounds_done, iteration,
+                                     device=self.device, per_class_iou=per_class_iou, iou_source=iou_source,
+                                     dataset=self.select_set, seed=self.seed)
         self.rounds_done += 1
+        self.metrics.write("round", iteration, round=self.rounds_done, pixels_total=self.pool.pixels_total,
+                           budget_pixels=self.pool.budget_pixels,
+                           **{k: record[k] for k in ROUND_METRICS if k in record})
         self.train_conf.reset()
         self.tgt_stream.reset()
         self.model.train()
@@ -316,6 +344,7 @@ class Trainer(TrainerBase):
             self.log.warning("ACTIVE.IOU_SOURCE=val: the dynamic class weights use IoU measured on %s, the evaluation "
                              "set (TEST-SET LEAKAGE; only for reproducing published numbers)", cfg.DATASETS.TEST)
             res = evaluate_on_test(cfg, self.model, self.device, batch_size=cfg.SOLVER.BATCH_SIZE_VAL)
+            self.record_evaluation(res)
             return torch.tensor(list(res["per_class_iou"].values())), "val"
         if cfg.ACTIVE.IOU_SOURCE != "pool":
             raise ValueError(f"ACTIVE.IOU_SOURCE must be 'pool' or 'val', got '{cfg.ACTIVE.IOU_SOURCE}'")
@@ -333,8 +362,16 @@ class Trainer(TrainerBase):
         finally:
             self.close()
 
+    def record_evaluation(self, res):
+        """An evaluation's scores into metrics.jsonl, at the current iteration."""
+        self.metrics.write("eval", self.iter, dataset=self.cfg.DATASETS.TEST, mIoU=res["mIoU"],
+                           per_class_iou=res["per_class_iou"])
+
     def close(self):
-        """Release OUTPUT_DIR's lock (the OS releases it when the process ends in any case)."""
+        """Close metrics.jsonl and release OUTPUT_DIR's lock (the OS releases it when the process ends in any
+        case)."""
+        if hasattr(self, "metrics"):
+            self.metrics.close()
         self._lock.close()
 
     def summary(self):

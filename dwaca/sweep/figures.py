@@ -1,4 +1,5 @@
-"""The sweep's figures (matplotlib, Agg): mIoU against the budget, and the per-class IoU gain over the baseline."""
+"""The sweep's figures (matplotlib, Agg): mIoU against the budget, the per-class IoU gain over the baseline, the
+training curves of the largest budget, and what the strategies bought."""
 from .grid import budget_name
 
 
@@ -67,3 +68,70 @@ def plot_per_class_gain(path, result):
     fig.tight_layout()
     fig.savefig(path, dpi=120)
     plt.close(fig)
+
+
+def plot_training_curves(path, curves):
+    """At the largest budget (and for the reference rows): the training loss against the iteration and the seconds
+    of each selection round, one line per strategy, each the mean over its seeds (``curves.read_curves``)."""
+    plt = _pyplot()
+    budgets = [c["budget"] for c in curves if c["budget"] is not None]
+    top = max(budgets) if budgets else None
+    shown = [c for c in curves if c["budget"] in (top, None)]
+    fig, (loss_ax, round_ax) = plt.subplots(1, 2, figsize=(11, 4))
+    for c in shown:
+        label = f"{c['strategy']} (n = {c['n']})"
+        loss_ax.plot(list(c["loss"]), list(c["loss"].values()), label=label, linewidth=1)
+        if c["round_seconds"]:
+            round_ax.plot(list(c["round_seconds"]), list(c["round_seconds"].values()), marker="o", label=label)
+    where = "" if top is None else f", budget {budget_name(top)}"
+    loss_ax.set(xlabel="iteration", ylabel="training loss (total)", title=f"training loss{where}")
+    round_ax.set(xlabel="selection round", ylabel="seconds", title=f"selection round time{where}")
+    for ax in (loss_ax, round_ax):
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+
+
+def _largest_budget(cells):
+    budgets = [c["budget"] for c in cells if c["budget"] is not None]
+    return max(budgets) if budgets else None
+
+
+def plot_purchases(path, purchases, class_names):
+    """At the largest budget: the share of each ground-truth class in the pixels each strategy bought (mean over
+    seeds), and for each strategy with class weights that are not all 1 its mean weights, a row per round."""
+    plt = _pyplot()
+    top = _largest_budget(purchases)
+    cells = [c for c in purchases if c["budget"] == top]
+    shared = [c for c in cells if c["class_share"] is not None]
+    weighted = [c for c in cells if any(w != 1.0 for row in c["weights"] for w in row)]
+    panels = int(bool(shared)) + len(weighted)
+    if not panels:
+        return False
+    fig, axes = plt.subplots(max(1, panels), 1, figsize=(max(8, 0.5 * len(class_names)), 3.2 * max(1, panels)),
+                             squeeze=False)
+    axes = list(axes[:, 0])
+    names = list(class_names) + ["ignored"]
+    where = "" if top is None else f", budget {budget_name(top)}"
+    if shared:
+        ax = axes.pop(0)
+        width = 0.8 / len(shared)
+        for j, c in enumerate(shared):
+            ax.bar([i + (j - (len(shared) - 1) / 2) * width for i in range(len(names))],
+                   [100 * x for x in c["class_share"]], width, label=f"{c['strategy']} (n = {c['n']})")
+        ax.set_xticks(range(len(names)), names, rotation=60, ha="right", fontsize=8)
+        ax.set(ylabel="% of the pixels bought", title=f"ground-truth class of the pixels bought{where}")
+        ax.grid(axis="y", alpha=0.3)
+        ax.legend(fontsize=8)
+    for ax, c in zip(axes, weighted):
+        image = ax.imshow(c["weights"], aspect="auto", cmap="viridis", vmin=0, vmax=1)
+        ax.set_xticks(range(len(class_names)), class_names, rotation=60, ha="right", fontsize=8)
+        ax.set_yticks(range(len(c["weights"])), [f"round {r + 1}" for r in range(len(c["weights"]))], fontsize=8)
+        ax.set_title(f"{c['strategy']}: class weights per round (mean over {c['n']} seeds){where}", fontsize=10)
+        fig.colorbar(image, ax=ax)
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+    return True

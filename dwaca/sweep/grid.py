@@ -3,8 +3,11 @@ own folder with its exact argument list.
 
 Folders: ``OUT/<strategy>/<budget>/<seed>`` and ``OUT/<reference>/<seed>``. Every run gets the config file, then
 ``OUTPUT_DIR``, ``SEED``, the strategy and its budget (``ACTIVE.RATIO`` in the RA setting, ``ACTIVE.PIXELS`` in
-PA), the user's overrides, and ``resume auto`` (a fresh start in a new folder, the continuation of an interrupted
-run otherwise). The reference rows, one run per seed, independent of the budget:
+PA), ``RETENTION_KEYS`` (only the newest checkpoint stays: the sweep reads results.json and metrics.jsonl, and a
+resume needs just that one), the user's overrides (``SOLVER.KEEP_CHECKPOINTS 0`` keeps them all), and
+``resume auto`` (a fresh start in a new folder, the continuation of an interrupted
+run otherwise). A strategy ``AL-DWACA@<mode>`` is AL-DWACA with ``ACTIVE.WEIGHT_MODE <mode>``, so the class
+weightings compare in one sweep, paired by seed. The reference rows, one run per seed, independent of the budget:
 
 * ``source-only``: ``ACTIVE.SELECT_ITER []``, no selection round, so no target label; the same losses otherwise
   (negative learning on the unlabelled target predictions included).
@@ -19,6 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..active import SETTINGS, STRATEGIES
+from ..active.weights import MODES as WEIGHT_MODES
 from ..config import config_from_args
 from ..utils.errors import UserError, error_message
 
@@ -29,6 +33,7 @@ REFERENCE_KEYS = {
 }
 REFERENCES = tuple(REFERENCE_KEYS)
 BUDGET_KEYS = {"RA": "ACTIVE.RATIO", "PA": "ACTIVE.PIXELS"}
+RETENTION_KEYS = ("SOLVER.KEEP_CHECKPOINTS", "1", "SOLVER.KEEP_ROUND_CHECKPOINTS", "False")
 # set by the sweep for each run: an override of one of them would make the runs' folders lie
 SWEEP_KEYS = ("OUTPUT_DIR", "SEED", "ACTIVE.NAME", "ACTIVE.RATIO", "ACTIVE.PIXELS", "resume")
 
@@ -69,11 +74,21 @@ def split_list(text, option):
     return items
 
 
+def strategy_keys(strategy):
+    """The overrides of a --strategies item: ``NAME`` -> ACTIVE.NAME; ``AL-DWACA@MODE`` adds ACTIVE.WEIGHT_MODE."""
+    name, _, mode = strategy.partition("@")
+    return ("ACTIVE.NAME", name, "ACTIVE.WEIGHT_MODE", mode) if mode else ("ACTIVE.NAME", name)
+
+
 def parse_strategies(text):
     names = split_list(text, "--strategies")
-    for name in names:
+    for item in names:
+        name, variant, mode = item.partition("@")
         if name not in STRATEGIES:
             raise SweepError(f"--strategies: {name!r} is not one of {', '.join(STRATEGIES)}")
+        if variant and (name != "AL-DWACA" or mode not in WEIGHT_MODES):
+            raise SweepError(f"--strategies: {item!r}: only AL-DWACA takes a weight mode, AL-DWACA@<mode> with "
+                             f"<mode> one of {', '.join(WEIGHT_MODES)}")
     return names
 
 
@@ -113,14 +128,18 @@ def parse_budgets(text, setting):
     return budgets
 
 
-def base_setting(config_file, overrides):
+def base_setting(config_file, overrides, strategies=()):
     """ACTIVE.SETTING of the config file with the overrides (both checked: an unknown key or a bad value is an
-    error naming it); overrides of the keys the sweep sets per run are refused."""
+    error naming it); overrides of the keys the sweep sets per run are refused, ACTIVE.WEIGHT_MODE too when a
+    strategy names its weight mode."""
     if len(overrides) % 2:
         raise SweepError(f"config overrides must be KEY VALUE pairs, got an odd number: {list(overrides)}")
     for key in overrides[0::2]:
         if key in SWEEP_KEYS:
             raise SweepError(f"override {key}: the sweep sets {', '.join(SWEEP_KEYS)} for each run; drop it")
+        if key == "ACTIVE.WEIGHT_MODE" and any("@" in s for s in strategies):
+            raise SweepError("override ACTIVE.WEIGHT_MODE: the strategies AL-DWACA@<mode> set it for each run; "
+                             "drop it")
     cfg = config_from_args(argparse.Namespace(config_file=config_file, opts=list(overrides)))
     if cfg.ACTIVE.SETTING not in SETTINGS:  # validate_config has refused it already; kept for the key lookup
         raise SweepError(f"ACTIVE.SETTING {cfg.ACTIVE.SETTING!r} is not one of {SETTINGS}")
@@ -135,9 +154,9 @@ def plan_runs(out, config_file, setting, strategies, budgets, seeds, references,
         argv = ("-cfg", str(config_file), "OUTPUT_DIR", str(folder), "SEED", str(seed), *keys, "resume", "auto")
         return Run(strategy, budget, seed, folder, argv)
     runs = [run(s, b, seed, out / s / budget_name(b) / str(seed),
-                ("ACTIVE.NAME", s, BUDGET_KEYS[setting], budget_name(b), *overrides))
+                (*strategy_keys(s), BUDGET_KEYS[setting], budget_name(b), *RETENTION_KEYS, *overrides))
             for s in strategies for b in budgets for seed in seeds]
-    runs += [run(ref, None, seed, out / ref / str(seed), (*overrides, *REFERENCE_KEYS[ref]))
+    runs += [run(ref, None, seed, out / ref / str(seed), (*RETENTION_KEYS, *overrides, *REFERENCE_KEYS[ref]))
              for ref in references for seed in seeds]
     return runs
 

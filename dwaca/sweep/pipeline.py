@@ -3,11 +3,14 @@ before anything is written, record the sweep, run what is not finished, aggregat
 import sys
 from pathlib import Path
 
+from ..data import class_names
 from ..utils.io import atomic_write_json
 from . import grid
 from .aggregate import aggregate
-from .figures import plot_budget_curve, plot_per_class_gain
+from .curves import read_curves
+from .figures import plot_budget_curve, plot_per_class_gain, plot_purchases, plot_training_curves
 from .launch import Launcher, red
+from .purchases import class_count, read_purchases
 from .records import (RUN_RECORD, check_run_folder, file_sha256, is_finished, merge_with_existing,
                       read_sweep_record, sweep_record, write_sweep_record)
 from .report import mismatch_line, summary_markdown
@@ -22,7 +25,7 @@ def prepare(out, config_file, strategies, budgets, seeds, references="source-onl
     strategies, seeds = grid.parse_strategies(strategies), grid.parse_seeds(seeds)
     references = grid.parse_references(references)
     overrides = [str(o) for o in overrides]
-    setting = grid.base_setting(str(config_file), overrides)
+    setting = grid.base_setting(str(config_file), overrides, strategies)
     budgets = grid.parse_budgets(budgets, setting)
     if baseline not in (*strategies, *references):
         raise grid.SweepError(f"--baseline {baseline!r} is none of the strategies or reference rows of this sweep "
@@ -57,7 +60,8 @@ def run_sweep(out, record, runs, *, train_script, jobs=1, threads=1, gpus=None, 
 
 def write_outputs(out, baseline=None):
     """Aggregate every run recorded in ``out`` against ``baseline`` (default: the sweep's) and write summary.json,
-    summary.md, budget_curve.png and per_class_gain.png; returns the summary.json dict. A budget mismatch is also
+    summary.md, budget_curve.png, per_class_gain.png, from the runs' metrics.jsonl training_curves.png and from
+    their pool manifests purchases.png; returns the summary.json dict. A budget mismatch is also
     printed, in red on a terminal."""
     out = Path(out).resolve()
     record = read_sweep_record(out)
@@ -65,13 +69,20 @@ def write_outputs(out, baseline=None):
     if baseline not in (*record["strategies"], *record["references"]):
         raise grid.SweepError(f"--baseline {baseline!r} is none of the strategies or reference rows of the sweep in "
                               f"{out}")
-    result = aggregate(recorded_runs(out, record), record["strategies"], baseline, record["setting"])
+    runs = recorded_runs(out, record)
+    result = aggregate(runs, record["strategies"], baseline, record["setting"])
     atomic_write_json(out / "summary.json", result)
     title = f"Sweep of {Path(record['config_file']).name}" + (f" with {' '.join(record['overrides'])}"
                                                              if record["overrides"] else "")
     (out / "summary.md").write_text(summary_markdown(result, title))
     plot_budget_curve(out / "budget_curve.png", result)
     plot_per_class_gain(out / "per_class_gain.png", result)
+    curves = read_curves(runs)
+    if curves:  # runs of a version without metrics.jsonl have none
+        plot_training_curves(out / "training_curves.png", curves)
+    purchases = read_purchases(runs)
+    if class_count(purchases):
+        plot_purchases(out / "purchases.png", purchases, class_names(class_count(purchases)))
     for check in result["budget_mismatch"]:
         print(red(mismatch_line(check)), file=sys.stderr, flush=True)
     return result
