@@ -151,3 +151,17 @@ def test_tensorboard_without_the_package_is_refused_naming_the_key(data_root, tm
     with pytest.raises(ImportError, match=r"^LOG.TENSORBOARD True needs the tensorboard package"):
         preflight(_cfg(data_root, tmp_path / "tb", "LOG.TENSORBOARD", "True"))
     assert not (tmp_path / "tb").exists()
+
+
+@pytest.mark.slow
+def test_shrunk_weights_see_the_labelled_pixels_per_class(data_root, tmp_path):
+    # the same run twice: round 2's IoU is the same, so the weights differ only if the support reaches "shrunk"
+    weights = {}
+    for mode in ("smoothed", "shrunk"):
+        train(_cfg(data_root, tmp_path / mode, "SOLVER.STOP_ITER", "5", "ACTIVE.NAME", "AL-DWACA",
+                   "ACTIVE.WEIGHT_MODE", mode))
+        rounds = json.loads((tmp_path / mode / "pool" / "manifest.json").read_text())["rounds"]
+        weights[mode] = [r["class_weights"] for r in rounds]
+    assert weights["smoothed"][0] == weights["shrunk"][0] == [1.0] * 19  # round 1: nothing labelled yet
+    assert weights["smoothed"][1] != pytest.approx(weights["shrunk"][1])
+    assert min(weights["shrunk"][1]) >= 0.1 / 1.1 - 1e-6 and max(weights["shrunk"][1]) == pytest.approx(1.0)

@@ -27,18 +27,19 @@ from dwaca.utils.lock import output_dir_lock
 
 
 def iou_for_round(cfg, state, pool, model, device):
-    """(per-class IoU or None, source) as the trainer would use them for the pool's next round."""
+    """(per-class IoU or None, source, labelled pixels per class or None) as the trainer would use them for the
+    pool's next round."""
     if cfg.ACTIVE.NAME != "AL-DWACA":
-        return None, "none"
+        return None, "none", None
     if cfg.ACTIVE.IOU_SOURCE == "val":
-        return torch.tensor(list(evaluate_on_test(cfg, model, device)["per_class_iou"].values())), "val"
+        return torch.tensor(list(evaluate_on_test(cfg, model, device)["per_class_iou"].values())), "val", None
     confusion = state.get("train_confusion")
     # the confusion in the checkpoint belongs to the rounds it saw; stale once the pool moved on
     if confusion is None or int(state.get("rounds_done", 0)) != pool.rounds_done or confusion.sum() == 0:
-        return None, "none"
+        return None, "none", None
     matrix = ConfusionMatrix(int(cfg.MODEL.NUM_CLASSES))
     matrix.mat.copy_(confusion)
-    return matrix.compute()[0], "pool"
+    return matrix.compute()[0], "pool", matrix.support()
 
 
 def main(argv=None):
@@ -67,11 +68,11 @@ def export_round(cfg, export_dir, model, state, device):
         raise PoolError(f"checkpoint {cfg.resume} has {state['rounds_done']} rounds done, the pool at {pool.root} "
                         f"{pool.rounds_done}")
     log = setup_logger(cfg.OUTPUT_DIR, filename="select_log.txt")
-    per_class_iou, iou_source = iou_for_round(cfg, state, pool, model, device)
+    per_class_iou, iou_source, support = iou_for_round(cfg, state, pool, model, device)
     seed = state.get("seed")
     document = export_queries(cfg, model, pool, export_dir, device=device, checkpoint=cfg.resume,
                               iteration=int(state["iteration"]),  # a round runs after this many steps (trainer)
-                              per_class_iou=per_class_iou, iou_source=iou_source,
+                              per_class_iou=per_class_iou, iou_source=iou_source, class_support=support,
                               seed=int(cfg.SEED if seed is None else seed))
     log.info("round %d exported to %s: %d images, %d regions, %d pixels requested (budget %d)", document["round"],
              export_dir, len(document["images"]), len(document["boxes"]), document["requested_pixels"],

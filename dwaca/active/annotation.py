@@ -142,14 +142,15 @@ class UnlabeledTargetView(Dataset):
         return {"image": image, "label": label, "name": self.names[index], "index": index}
 
 
-def select_queries(cfg, model, pool, round_index, dataset, *, device, per_class_iou=None, seed=0):
+def select_queries(cfg, model, pool, round_index, dataset, *, device, per_class_iou=None, class_support=None, seed=0):
     """The selection of round ``round_index`` exactly as ``run_selection_round`` makes it (``select_batches``:
     same batches, scores, seeded draws and budget checks), minus the oracle: nothing is labelled or added to the pool.
 
     Returns (queries, class_weights): queries a list, per image, of dict(name, index, shape [H, W], selected (H, W)
     bool ndarray, centers (n, 2) int64 ndarray (row, col), radius, budget_pixels, regions_requested)."""
     active = cfg.ACTIVE
-    weights = class_weights_for(active.NAME, per_class_iou, int(cfg.MODEL.NUM_CLASSES), active.WEIGHT_MODE)
+    weights = class_weights_for(active.NAME, per_class_iou, int(cfg.MODEL.NUM_CLASSES), active.WEIGHT_MODE,
+                                class_support)
     loader = DataLoader(dataset, batch_size=int(active.BATCH_SIZE), shuffle=False, collate_fn=collate_items)
     queries = [dict(name=it["name"], index=int(it["index"]), shape=list(sel.shape), selected=sel,
                     centers=picked.numpy(), radius=plan["radius"], budget_pixels=plan["budget_pixels"],
@@ -166,7 +167,7 @@ def _box(center, radius, shape):
 
 
 def export_queries(cfg, model, pool, export_dir, *, device, checkpoint="", iteration=0, per_class_iou=None,
-                   iou_source="none", seed=0, dataset=None):
+                   iou_source="none", class_support=None, seed=0, dataset=None):
     """Select the pool's next round and write its queries to ``export_dir`` (see the module doc); returns the
     queries.json dict. dataset: the target set in "select" mode (ground truth is never read from it); built from
     cfg if None. Refuses a non-empty ``export_dir`` and a second pending export."""
@@ -185,7 +186,7 @@ def export_queries(cfg, model, pool, export_dir, *, device, checkpoint="", itera
     if dataset is None:
         dataset = build_dataset(cfg, cfg.DATASETS.TARGET_TRAIN, "select")
     queries, weights = select_queries(cfg, model, pool, round_index, UnlabeledTargetView(dataset), device=device,
-                                      per_class_iou=per_class_iou, seed=seed)
+                                      per_class_iou=per_class_iou, class_support=class_support, seed=seed)
     export_id = uuid.uuid4().hex
     images, boxes = [], []
     for q in queries:

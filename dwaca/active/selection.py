@@ -214,11 +214,12 @@ def _commit(pool, round_index, record, num_images, my_indices):
 
 
 def run_selection_round(cfg, model, pool, round_index, iteration, *, device, per_class_iou=None, iou_source="none",
-                        dataset=None, seed=0, progress=True, num_workers=None):
+                        class_support=None, dataset=None, seed=0, progress=True, num_workers=None):
     """Run selection round ``round_index`` (0-based) at training ``iteration`` and commit it to ``pool``.
 
     per_class_iou: (C,) IoU fractions (NaN allowed) for AL-DWACA's dynamic weights, None = uniform.
     iou_source: where it came from ("pool", "val", "none"), recorded in the manifest.
+    class_support: (C,) labelled pixels per class behind ``per_class_iou`` (ACTIVE.WEIGHT_MODE shrunk), or None.
     dataset: the target training set in "select" mode whose ``annotation_provider`` is the pool (built if None).
     seed: base seed of the random strategy (each image's generator is seeded with ``image_seed``).
 
@@ -234,7 +235,7 @@ def run_selection_round(cfg, model, pool, round_index, iteration, *, device, per
         raise PoolError(f"round {round_index} requested but the pool at {pool.root} has {pool.rounds_done} rounds")
     if dataset is None:
         dataset = build_select_dataset(cfg, pool)
-    weights = class_weights_for(name, per_class_iou, int(cfg.MODEL.NUM_CLASSES), active.WEIGHT_MODE)
+    weights = class_weights_for(name, per_class_iou, int(cfg.MODEL.NUM_CLASSES), active.WEIGHT_MODE, class_support)
     # full precision (JSON round-trips floats exactly): the export path selects with these very weights
     plan = _start_round(pool, round_index, {
         "index": round_index, "config": _round_config(active, iteration, len(dataset)), "iou_source": iou_source,

@@ -33,11 +33,12 @@ def dilate(mask, radius):
     return F.max_pool2d(mask.unsqueeze(1).float(), 2 * radius + 1, stride=1, padding=radius).squeeze(1) > 0
 
 
-def class_weights_for(name, per_class_iou, num_classes, mode="dwaca"):
-    """(C,) float32 weights of a strategy: dynamic for AL-DWACA (uniform while no IoU is known), else ones."""
+def class_weights_for(name, per_class_iou, num_classes, mode="dwaca", support=None):
+    """(C,) float32 weights of a strategy: dynamic for AL-DWACA (uniform while no IoU is known), else ones.
+    support: the labelled pixels per class behind ``per_class_iou`` (mode "shrunk"), None if unknown."""
     if name != "AL-DWACA" or per_class_iou is None:
         return torch.ones(num_classes, dtype=torch.float32)
-    return dynamic_class_weights(per_class_iou, mode=mode)
+    return dynamic_class_weights(per_class_iou, mode=mode, support=support)
 
 
 def strategy_scores(name, logits, *, out_size, blocked, score_radius=1, uncertainty_radius=None, class_weights=None,

@@ -3,7 +3,7 @@ import torch
 
 from ..ops._args import real_arg
 
-MODES = ("dwaca", "smoothed", "uniform")
+MODES = ("dwaca", "smoothed", "shrunk", "uniform")
 
 
 def _iou_tensor(per_class_iou):
@@ -33,7 +33,32 @@ def _positive(name, value):
     return value
 
 
-def dynamic_class_weights(per_class_iou, mode="dwaca", *, floor=0.1, power=1.0):
+def _support_tensor(support, num_classes):
+    """(C,) float64 pixel counts; ValueError naming ``support`` if it is not C finite counts >= 0."""
+    try:
+        support = torch.as_tensor(support, dtype=torch.float64).cpu()
+    except (TypeError, ValueError, RuntimeError, OverflowError) as e:
+        raise TypeError(f"support must be a 1-D sequence or tensor of pixel counts ({e})") from None
+    if support.shape != (num_classes,) or not torch.isfinite(support).all() or (support < 0).any():
+        raise ValueError(f"support must hold {num_classes} finite pixel counts >= 0 (one per class), got "
+                         f"shape {tuple(support.shape)}")
+    return support
+
+
+def shrunk_iou(iou, support):
+    """Each class's IoU pulled toward the mean IoU ``m`` by how few pixels it rests on:
+    ``(n_c * iou_c + n0 * m) / (n_c + n0)`` with n_c = ``support[c]`` and n0 = the mean support (the pixels a class
+    would have if the labelled ones were spread evenly). A class at the mean support moves halfway; NaN (no pixel)
+    becomes m. ``iou`` (C,) float64 with NaN, ``support`` (C,) float64."""
+    known = ~torch.isnan(iou)
+    mean = iou[known].mean()
+    n0 = support.mean()
+    if n0 <= 0:
+        return torch.where(known, iou, mean)
+    return (support * torch.nan_to_num(iou, nan=0.0) + n0 * mean) / (support + n0)
+
+
+def dynamic_class_weights(per_class_iou, mode="dwaca", *, floor=0.1, power=1.0, support=None):
     """(C,) float32 class weights from per-class IoU (fractions in [0, 1]; NaN for a class never seen).
 
     mode="dwaca" is the published formula::
@@ -54,6 +79,11 @@ def dynamic_class_weights(per_class_iou, mode="dwaca", *, floor=0.1, power=1.0):
     It is monotone in IoU like the published one, bounded in [(floor / (1 + floor)) ** power, 1], so no class is
     silenced and no single class takes all the weight; ``floor`` sets the best-to-worst ratio, ``power`` sharpens.
 
+    mode="shrunk" (ours) is "smoothed" on ``shrunk_iou``: an IoU measured on a handful of bought pixels (a rare
+    class early on) is mostly the mean IoU, so a noisy 0 does not pull the whole budget to that class. ``support``:
+    (C,) labelled pixels per class behind the IoU (the confusion matrix's row sums); None (an IoU from the full
+    evaluation set) means no shrinking.
+
     mode="uniform" returns ones (RIPU: no class weighting).
     """
     if mode not in MODES:
@@ -62,6 +92,9 @@ def dynamic_class_weights(per_class_iou, mode="dwaca", *, floor=0.1, power=1.0):
     known = ~torch.isnan(iou)
     if mode == "uniform" or not known.any():
         return torch.ones(iou.numel(), dtype=torch.float32)
+    if mode == "shrunk" and support is not None:
+        iou = shrunk_iou(iou, _support_tensor(support, iou.numel()))
+        known = ~torch.isnan(iou)
     iou = torch.where(known, iou, iou[known].mean())
     if mode == "dwaca":
         r = 1.0 / (iou / (iou.sum() + 1e-6) + 1e-6)

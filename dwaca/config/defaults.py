@@ -81,7 +81,7 @@ _C.ACTIVE.PIXELS = 40
 _C.ACTIVE.RADIUS_K = 1
 # dwaca: Gaussian context weighting of the neighbourhood (0 = the published flat window).
 _C.ACTIVE.SIGMA = 0.0
-# dwaca: dynamic class weight formula, "dwaca" (published) or "smoothed".
+# dwaca: dynamic class weight formula: "dwaca" (published), "smoothed", "shrunk" or "uniform" (dwaca/active/weights.py).
 _C.ACTIVE.WEIGHT_MODE = "dwaca"
 # dwaca: where per-class IoU for the dynamic weights comes from: "pool" (annotated target pixels, default)
 # or "val" (the evaluation set: test-set leakage, for reproducing the published numbers only).

@@ -33,6 +33,10 @@ class ConfusionMatrix:
     def reset(self):
         self.mat.zero_()
 
+    def support(self):
+        """(num_classes,) int64 CPU tensor: the counted pixels of each true class (the rows' sums)."""
+        return self.mat.sum(1).cpu()
+
     def compute(self):
         """-> (iou, miou, pixel_acc): iou a float64 CPU tensor (num_classes,), NaN for a class absent from both the
         predictions and the targets (its IoU is undefined, so it is left out of the mean); miou the nanmean of iou;

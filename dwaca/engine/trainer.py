@@ -323,10 +323,10 @@ class Trainer(TrainerBase):
     def select_round(self, iteration):
         """Buy the next selection round with the model after ``iteration`` steps; the training confusion and the
         target stream's prefetched batches start afresh (the pool changed)."""
-        per_class_iou, iou_source = self._round_class_iou()
+        per_class_iou, iou_source, support = self._round_class_iou()
         record = run_selection_round(self.cfg, self.model, self.pool, self.rounds_done, iteration,
                                      device=self.device, per_class_iou=per_class_iou, iou_source=iou_source,
-                                     dataset=self.select_set, seed=self.seed)
+                                     class_support=support, dataset=self.select_set, seed=self.seed)
         self.rounds_done += 1
         self.metrics.write("round", iteration, round=self.rounds_done, pixels_total=self.pool.pixels_total,
                            budget_pixels=self.pool.budget_pixels,
@@ -336,23 +336,24 @@ class Trainer(TrainerBase):
         self.model.train()
 
     def _round_class_iou(self):
-        """(per-class IoU or None, its source) for the dynamic weights of the next round (ACTIVE.IOU_SOURCE)."""
+        """(per-class IoU or None, its source, the labelled pixels per class behind it or None) for the dynamic
+        weights of the next round (ACTIVE.IOU_SOURCE)."""
         cfg = self.cfg
         if cfg.ACTIVE.NAME != "AL-DWACA":
-            return None, "none"
+            return None, "none", None
         if cfg.ACTIVE.IOU_SOURCE == "val":
             self.log.warning("ACTIVE.IOU_SOURCE=val: the dynamic class weights use IoU measured on %s, the evaluation "
                              "set (TEST-SET LEAKAGE; only for reproducing published numbers)", cfg.DATASETS.TEST)
             res = evaluate_on_test(cfg, self.model, self.device, batch_size=cfg.SOLVER.BATCH_SIZE_VAL)
             self.record_evaluation(res)
-            return torch.tensor(list(res["per_class_iou"].values())), "val"
+            return torch.tensor(list(res["per_class_iou"].values())), "val", None
         if cfg.ACTIVE.IOU_SOURCE != "pool":
             raise ValueError(f"ACTIVE.IOU_SOURCE must be 'pool' or 'val', got '{cfg.ACTIVE.IOU_SOURCE}'")
         total = ConfusionMatrix(self.train_conf.num_classes, self.train_conf.mat.device)
         total.mat.copy_(summed_confusion(self.train_conf))
         if total.mat.sum() == 0:
-            return None, "none"
-        return total.compute()[0], "pool"
+            return None, "none", None
+        return total.compute()[0], "pool", total.support()
 
     def run(self):
         """Resume (or start), train to SOLVER.STOP_ITER, evaluate, release OUTPUT_DIR; returns ``summary()``."""
