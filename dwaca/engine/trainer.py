@@ -47,10 +47,11 @@ and iteration, with a fresh optimizer, seed and an empty pool (OUTPUT_DIR must h
 iteration are bought before the first step, each from a checkpoint of this run.
 
 ``resume auto`` resumes from the newest readable checkpoint in OUTPUT_DIR (a fresh start if there is none; an
-unreadable newer one is skipped with a warning), so one command can be rerun until the run is complete. Each selection round starts from a checkpoint of its iteration (the
-periodic one when SELECT_ITER is a multiple of SOLVER.CHECKPOINT_PERIOD, otherwise one written for it), so a crash
-after a round never resumes from a state that trained without the round's labels; a round interrupted by a crash
-continues from its journal (``dwaca.active.pool``), and the result equals an uninterrupted run's.
+unreadable newer one is skipped with a warning), so one command can be rerun until the run is complete. Each
+selection round starts from a checkpoint of its iteration (the periodic one when SELECT_ITER is a multiple of
+SOLVER.CHECKPOINT_PERIOD, otherwise one written for it), so a crash after a round never resumes from a state that
+trained without the round's labels; a round interrupted by a crash continues from its journal
+(``dwaca.active.pool``), and the result equals an uninterrupted run's.
 
 SEED -1 (the default) draws a seed, on rank 0 in a distributed run, shared with every rank and saved in the
 checkpoints; a resumed run uses the saved one. Each rank's RNG states are saved and restored by rank.
@@ -214,12 +215,12 @@ class Trainer(TrainerBase):
     def resume_or_load(self):
         """Restore the checkpoint's state, if resuming, and build the data streams at its iteration; returns it."""
         start_iter = src_position = 0
+        report_skipped(self.log, self._skipped, self.resume_path)
         if self.state is not None and self.state.get("published"):
             start_iter = src_position = restore_training_state(self, self.resume_path, self.state)
             self.log.info("resumed from the published checkpoint %s at iteration %d: its weights only (optimizer "
                           "state not restored, an empty pool, this run's seed)", self.resume_path, start_iter)
         elif self.state is not None:
-            report_skipped(self.log, self._skipped, self.resume_path)
             start_iter = restore_training_state(self, self.resume_path, self.state)
             self.saved_iter = start_iter
             self.log.info("resumed from %s at iteration %d with %d/%d rounds done", self.resume_path, start_iter,
