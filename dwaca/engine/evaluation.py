@@ -1,7 +1,6 @@
 """Evaluation on DATASETS.TEST: the loader, the scores (summed over ranks), the table and results.json, and the
 evaluation of a saved checkpoint (tools/test.py)."""
 import contextlib
-import math
 from pathlib import Path
 
 import torch
@@ -12,22 +11,12 @@ from ..models import build_model
 from ..models.build import check_checkpoint_fits
 from ..models.checkpoint import load_model_state
 from ..utils import comm as dist
-from ..utils.io import atomic_write_json, make_dir
+from ..utils.io import atomic_write_json, make_dir, nan_to_none
 from .evaluator import evaluate
 from .metrics import MIOU13_OF_16, format_table, mean_iou
 from .prediction_export import PredictionExporter, export_paths
 from .resume import read_resume_checkpoint, report_skipped
 from .runtime import resolve_device, setup_logger
-
-
-def _nan_to_none(x):
-    if isinstance(x, float) and math.isnan(x):
-        return None
-    if isinstance(x, dict):
-        return {k: _nan_to_none(v) for k, v in x.items()}
-    if isinstance(x, (list, tuple)):
-        return [_nan_to_none(v) for v in x]
-    return x
 
 
 def build_test_loader(cfg, batch_size=None, dataset=None):
@@ -75,7 +64,7 @@ def write_results(output_dir, res, filename="results.json", **extra):
         out["mIoU13"] = res["mIoU13"]
     out.update(extra)
     path = Path(output_dir) / filename
-    atomic_write_json(path, _nan_to_none(out))
+    atomic_write_json(path, nan_to_none(out))
     return path
 
 

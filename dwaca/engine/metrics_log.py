@@ -20,6 +20,7 @@ import math
 from pathlib import Path
 
 from ..utils.errors import UserError
+from ..utils.io import nan_to_none
 
 METRICS_FILE = "metrics.jsonl"
 TENSORBOARD_DIR = "tensorboard"
@@ -36,10 +37,6 @@ def check_tensorboard():
     except ImportError as err:
         raise TensorBoardMissing("LOG.TENSORBOARD True needs the tensorboard package (pip install tensorboard); "
                                  "set LOG.TENSORBOARD False to write metrics.jsonl only") from err
-
-
-def _finite_or_none(value):
-    return None if isinstance(value, float) and not math.isfinite(value) else value
 
 
 class MetricsLog:
@@ -60,9 +57,7 @@ class MetricsLog:
         """One record; its numbers (and a dict's, per key) go to TensorBoard as ``kind/name`` at ``iteration``."""
         if self._file is None:
             return
-        record = {"kind": kind, "iteration": int(iteration)}
-        record.update({k: _finite_or_none(v) if not isinstance(v, dict) else
-                       {n: _finite_or_none(x) for n, x in v.items()} for k, v in values.items()})
+        record = {"kind": kind, "iteration": int(iteration), **nan_to_none(values)}
         self._file.write(json.dumps(record) + "\n")
         self._file.flush()
         if self._writer is not None:

@@ -151,6 +151,7 @@ class Trainer(TrainerBase):
         self.output_dir, self.device, self.source_sampling = checked.output_dir, checked.device, checked.source_sampling
         self.resume_path, self.state, self._skipped = checked.resume_path, checked.state, checked.skipped
         self._lock = contextlib.ExitStack()
+        self.metrics = MetricsLog(None)  # opened by resume_or_load, at the iteration the run starts from
         if dist.is_main():  # one run per folder, from here until close()
             make_dir(self.output_dir, "OUTPUT_DIR")
             self._lock.enter_context(output_dir_lock(self.output_dir))
@@ -183,7 +184,6 @@ class Trainer(TrainerBase):
         self.last_checkpoint = None
         self.results = None
         self.lr, self.losses = None, {}
-        self.metrics = MetricsLog(None)  # opened by resume_or_load, at the iteration the run starts from
         self.register_hooks(self.build_hooks())
 
     def _prepare_output_dir(self, log):
@@ -372,8 +372,7 @@ class Trainer(TrainerBase):
     def close(self):
         """Close metrics.jsonl and release OUTPUT_DIR's lock (the OS releases it when the process ends in any
         case)."""
-        if hasattr(self, "metrics"):
-            self.metrics.close()
+        self.metrics.close()
         self._lock.close()
 
     def summary(self):

@@ -8,8 +8,7 @@ is a reference row is compared with at every budget."""
 import json
 import math
 
-from ..active.pool import MANIFEST
-from .records import RESULTS, is_finished
+from .records import RESULTS, is_finished, read_pool_manifest
 from .stats import describe, paired_difference
 
 LEVEL = 0.95
@@ -19,8 +18,7 @@ def read_run(run):
     """(flat record, {class: IoU or None}) of a finished run: results.json and the pool's manifest (none: nothing
     bought)."""
     results = json.loads((run.folder / RESULTS).read_text())
-    manifest_path = run.folder / "pool" / MANIFEST
-    manifest = json.loads(manifest_path.read_text()) if manifest_path.is_file() else {}
+    manifest = read_pool_manifest(run)
     rounds = manifest.get("rounds", [])
     record = {"strategy": run.strategy, "budget": run.budget, "seed": run.seed, "mIoU": results["mIoU"],
               "pixel_acc": results.get("pixel_acc"), "pixels_total": manifest.get("pixels_total", 0),

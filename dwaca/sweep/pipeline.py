@@ -81,8 +81,9 @@ def write_outputs(out, baseline=None):
     if curves:  # runs of a version without metrics.jsonl have none
         plot_training_curves(out / "training_curves.png", curves)
     purchases = read_purchases(runs)
-    if class_count(purchases):
-        plot_purchases(out / "purchases.png", purchases, class_names(class_count(purchases)))
+    num_classes = class_count(purchases)
+    if num_classes:
+        plot_purchases(out / "purchases.png", purchases, class_names(num_classes))
     for check in result["budget_mismatch"]:
         print(red(mismatch_line(check)), file=sys.stderr, flush=True)
     return result

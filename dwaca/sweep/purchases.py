@@ -1,19 +1,11 @@
 """What each strategy bought, from the runs' pool manifests: the ground-truth classes of the pixels bought (each
 round's "class_pixels") and the class weights each round scored with, averaged over the seeds of a (strategy,
 budget). Runs whose manifest lacks the histograms (written before they were recorded) add their weights only."""
-import json
-
-from ..active.pool import MANIFEST
-from .records import is_finished
+from .records import is_finished, read_pool_manifest
 
 
 def _mean_rows(rows):
     return [sum(column) / len(rows) for column in zip(*rows)]
-
-
-def _read_manifest(run):
-    path = run.folder / "pool" / MANIFEST
-    return json.loads(path.read_text()) if is_finished(run) and path.is_file() else None
 
 
 def read_purchases(runs):
@@ -22,8 +14,8 @@ def read_purchases(runs):
     runs' order."""
     cells = {}
     for run in runs:
-        manifest = _read_manifest(run)
-        if not manifest or not manifest.get("rounds"):
+        manifest = read_pool_manifest(run) if is_finished(run) else {}
+        if not manifest.get("rounds"):
             continue
         rounds = manifest["rounds"]
         histograms = [r["class_pixels"] for r in rounds if "class_pixels" in r]

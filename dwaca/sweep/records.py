@@ -6,6 +6,7 @@ import hashlib
 import json
 from pathlib import Path
 
+from ..active.pool import MANIFEST
 from ..utils.io import atomic_write_json
 from .grid import SweepError
 
@@ -28,6 +29,12 @@ def read_record(path):
 
 def is_finished(run):
     return (run.folder / RESULTS).is_file()
+
+
+def read_pool_manifest(run):
+    """The run's pool manifest ({} if it has none: nothing bought)."""
+    path = run.folder / "pool" / MANIFEST
+    return json.loads(path.read_text()) if path.is_file() else {}
 
 
 def _pairs(argv):

@@ -1,6 +1,7 @@
 """Crash-safe file writes and the folder and PNG helpers that the pool, checkpoints and exports share."""
 import io
 import json
+import math
 import os
 import tempfile
 from pathlib import Path
@@ -55,6 +56,18 @@ def atomic_write_bytes(path, data):
             pass
         raise
     fsync_dir(path.parent)
+
+
+def nan_to_none(x):
+    """``x`` with every non-finite float (NaN: an undefined IoU) in it, nested in dicts and lists, replaced by None:
+    strict JSON has no NaN."""
+    if isinstance(x, float) and not math.isfinite(x):
+        return None
+    if isinstance(x, dict):
+        return {k: nan_to_none(v) for k, v in x.items()}
+    if isinstance(x, (list, tuple)):
+        return [nan_to_none(v) for v in x]
+    return x
 
 
 def atomic_write_json(path, obj):
