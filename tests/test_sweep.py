@@ -277,7 +277,7 @@ def test_an_edited_config_file_is_refused_for_existing_runs(sweep, tmp_path, cap
     (["--budgets", "0.05", "--strategies", "AL-RIPU@smoothed"], "'AL-RIPU@smoothed': only AL-DWACA takes a weight"),
     (["--budgets", "0.05", "--strategies", "AL-DWACA@best"], "'AL-DWACA@best': only AL-DWACA takes a weight mode"),
     (["--budgets", "0.05", "--strategies", "AL-DWACA,AL-DWACA@smoothed", "--baseline", "AL-DWACA",
-      "ACTIVE.WEIGHT_MODE", "dwaca"], "override ACTIVE.WEIGHT_MODE: the strategies AL-DWACA@<mode> set it"),
+      "ACTIVE.WEIGHT_MODE", "dwaca"], "override ACTIVE.WEIGHT_MODE: the strategies AL-DWACA@<mode>[+soft] set it"),
 ])
 def test_mistakes_are_one_line_before_anything_is_written(sweep, capsys, argv, message):
     assert sweep(*argv) == 2

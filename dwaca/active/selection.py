@@ -87,10 +87,11 @@ def _start_round(pool, round_index, plan):
     return stored
 
 
-def _score(name, logits, out_size, blocked, plan, weights, sigma, generators):
+def _score(name, logits, out_size, blocked, plan, weights, active, generators):
     if name != "random":
         return strategy_scores(name, logits, out_size=out_size, blocked=blocked, score_radius=plan["score_radius"],
-                               uncertainty_radius=plan["uncertainty_radius"], class_weights=weights, sigma=sigma)
+                               uncertainty_radius=plan["uncertainty_radius"], class_weights=weights,
+                               sigma=float(active.SIGMA), soft_weights=bool(active.SOFT_WEIGHTS))
     return torch.cat([strategy_scores(name, logits[j:j + 1], out_size=out_size, blocked=blocked[j:j + 1],
                                       generator=g) for j, g in enumerate(generators)])
 
@@ -119,7 +120,6 @@ def select_batches(cfg, model, pool, round_index, batches, *, device, weights, s
     active = cfg.ACTIVE
     name = active.NAME
     amp_dtype = autocast_dtype(cfg.SOLVER.AMP, device)
-    sigma = float(active.SIGMA) if name == "AL-DWACA" else 0.0
     for items in batches:
         groups = {}  # a forward pass shares one out_size: group the batch by label size
         for it in items:
@@ -137,7 +137,7 @@ def select_batches(cfg, model, pool, round_index, batches, *, device, weights, s
             t1 = time.perf_counter()
             blocked = _blocked_pixels(pool, group, H, W, plan["block"], device)
             generators = [torch.Generator().manual_seed(image_seed(seed, round_index, it["index"])) for it in group]
-            score = _score(name, logits, (H, W), blocked, plan, weights, sigma, generators)
+            score = _score(name, logits, (H, W), blocked, plan, weights, active, generators)
             centers, selected, _ = select_regions(score, plan["count"], radius=plan["radius"],
                                                   exclusion_radius=plan["exclusion"])
             centers, selected = centers.cpu(), selected.cpu()

@@ -83,6 +83,9 @@ _C.ACTIVE.RADIUS_K = 1
 _C.ACTIVE.SIGMA = 0.0
 # dwaca: dynamic class weight formula: "dwaca" (published), "smoothed", "shrunk" or "uniform" (dwaca/active/weights.py).
 _C.ACTIVE.WEIGHT_MODE = "dwaca"
+# dwaca: weight a pixel by the expected class weight under its softmax, sum_c p_c w_c (dwaca/active/expected_weight.py),
+# instead of the weight of its predicted class (published).
+_C.ACTIVE.SOFT_WEIGHTS = False
 # dwaca: where per-class IoU for the dynamic weights comes from: "pool" (annotated target pixels, default)
 # or "val" (the evaluation set: test-set leakage, for reproducing the published numbers only).
 _C.ACTIVE.IOU_SOURCE = "pool"

@@ -75,6 +75,7 @@ RULES = (
      "a list of integers >= 0"),
     ("ACTIVE.SIGMA", lambda v: _real(v, 0), "a number >= 0"),
     ("ACTIVE.WEIGHT_MODE", lambda v: v in WEIGHT_MODES, f"one of {', '.join(WEIGHT_MODES)}"),
+    ("ACTIVE.SOFT_WEIGHTS", lambda v: isinstance(v, bool), "True or False"),
     ("ACTIVE.IOU_SOURCE", lambda v: v in ("pool", "val"), "'pool' or 'val'"),
     ("LOG.TENSORBOARD", lambda v: isinstance(v, bool), "True or False"),
     ("TEST.BATCH_SIZE", lambda v: _int(v, 1), "an integer >= 1"),

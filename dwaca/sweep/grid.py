@@ -6,8 +6,9 @@ Folders: ``OUT/<strategy>/<budget>/<seed>`` and ``OUT/<reference>/<seed>``. Ever
 PA), ``RETENTION_KEYS`` (only the newest checkpoint stays: the sweep reads results.json and metrics.jsonl, and a
 resume needs just that one), the user's overrides (``SOLVER.KEEP_CHECKPOINTS 0`` keeps them all), and
 ``resume auto`` (a fresh start in a new folder, the continuation of an interrupted
-run otherwise). A strategy ``AL-DWACA@<mode>`` is AL-DWACA with ``ACTIVE.WEIGHT_MODE <mode>``, so the class
-weightings compare in one sweep, paired by seed. The reference rows, one run per seed, independent of the budget:
+run otherwise). A strategy ``AL-DWACA@<mode>`` is AL-DWACA with ``ACTIVE.WEIGHT_MODE <mode>``, and
+``AL-DWACA@<mode>+soft`` adds ``ACTIVE.SOFT_WEIGHTS True``, so the class weightings compare in one sweep, paired by
+seed. The reference rows, one run per seed, independent of the budget:
 
 * ``source-only``: ``ACTIVE.SELECT_ITER []``, no selection round, so no target label; the same losses otherwise
   (negative learning on the unlabelled target predictions included).
@@ -75,20 +76,25 @@ def split_list(text, option):
 
 
 def strategy_keys(strategy):
-    """The overrides of a --strategies item: ``NAME`` -> ACTIVE.NAME; ``AL-DWACA@MODE`` adds ACTIVE.WEIGHT_MODE."""
-    name, _, mode = strategy.partition("@")
-    return ("ACTIVE.NAME", name, "ACTIVE.WEIGHT_MODE", mode) if mode else ("ACTIVE.NAME", name)
+    """The overrides of a --strategies item: ``NAME`` -> ACTIVE.NAME; ``AL-DWACA@MODE`` adds ACTIVE.WEIGHT_MODE,
+    ``AL-DWACA@MODE+soft`` also ACTIVE.SOFT_WEIGHTS True."""
+    name, _, variant = strategy.partition("@")
+    if not variant:
+        return ("ACTIVE.NAME", name)
+    mode, _, soft = variant.partition("+")
+    return ("ACTIVE.NAME", name, "ACTIVE.WEIGHT_MODE", mode) + (("ACTIVE.SOFT_WEIGHTS", "True") if soft else ())
 
 
 def parse_strategies(text):
     names = split_list(text, "--strategies")
     for item in names:
-        name, variant, mode = item.partition("@")
+        name, at, variant = item.partition("@")
+        mode, plus, soft = variant.partition("+")
         if name not in STRATEGIES:
             raise SweepError(f"--strategies: {name!r} is not one of {', '.join(STRATEGIES)}")
-        if variant and (name != "AL-DWACA" or mode not in WEIGHT_MODES):
-            raise SweepError(f"--strategies: {item!r}: only AL-DWACA takes a weight mode, AL-DWACA@<mode> with "
-                             f"<mode> one of {', '.join(WEIGHT_MODES)}")
+        if at and (name != "AL-DWACA" or mode not in WEIGHT_MODES or (plus and soft != "soft")):
+            raise SweepError(f"--strategies: {item!r}: only AL-DWACA takes a weight mode, AL-DWACA@<mode> or "
+                             f"AL-DWACA@<mode>+soft with <mode> one of {', '.join(WEIGHT_MODES)}")
     return names
 
 
@@ -130,16 +136,15 @@ def parse_budgets(text, setting):
 
 def base_setting(config_file, overrides, strategies=()):
     """ACTIVE.SETTING of the config file with the overrides (both checked: an unknown key or a bad value is an
-    error naming it); overrides of the keys the sweep sets per run are refused, ACTIVE.WEIGHT_MODE too when a
-    strategy names its weight mode."""
+    error naming it); overrides of the keys the sweep sets per run are refused, ACTIVE.WEIGHT_MODE and
+    ACTIVE.SOFT_WEIGHTS too when a strategy names its weight mode."""
     if len(overrides) % 2:
         raise SweepError(f"config overrides must be KEY VALUE pairs, got an odd number: {list(overrides)}")
     for key in overrides[0::2]:
         if key in SWEEP_KEYS:
             raise SweepError(f"override {key}: the sweep sets {', '.join(SWEEP_KEYS)} for each run; drop it")
-        if key == "ACTIVE.WEIGHT_MODE" and any("@" in s for s in strategies):
-            raise SweepError("override ACTIVE.WEIGHT_MODE: the strategies AL-DWACA@<mode> set it for each run; "
-                             "drop it")
+        if key in ("ACTIVE.WEIGHT_MODE", "ACTIVE.SOFT_WEIGHTS") and any("@" in s for s in strategies):
+            raise SweepError(f"override {key}: the strategies AL-DWACA@<mode>[+soft] set it for each run; drop it")
     cfg = config_from_args(argparse.Namespace(config_file=config_file, opts=list(overrides)))
     if cfg.ACTIVE.SETTING not in SETTINGS:  # validate_config has refused it already; kept for the key lookup
         raise SweepError(f"ACTIVE.SETTING {cfg.ACTIVE.SETTING!r} is not one of {SETTINGS}")
