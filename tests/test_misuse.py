@@ -73,6 +73,7 @@ MISUSES = [
      r"SOLVER.BATCH_SIZE 1 \(images per process\) with MODEL.FREEZE_BN False cannot train deeplabv3plus_resnet18"),
     ("train", ["SOLVER.LCR_TYPE", "l3"], None, r"SOLVER.LCR_TYPE must be one of l1, l2, kl, got 'l3'"),
     ("train", ["ACTIVE.WEIGHT_MODE", "x"], None, r"ACTIVE.WEIGHT_MODE must be one of dwaca, smoothed, shrunk, uniform"),
+    ("train", ["ACTIVE.SOFT_WEIGHTS", "1"], None, r"values \(False vs. 1\) for config key: ACTIVE.SOFT_WEIGHTS"),
     ("train", ["resume", "CKPT", "MODEL.NUM_CLASSES", "16"], None,
      r"model_iter000004\.pth is from another model: MODEL.NUM_CLASSES 19 in the checkpoint, 16 configured"),
     ("test", ["SOLVER.STOP_ITER", "9", "resume", "CKPT"], None, r"SOLVER.STOP_ITER 9 is beyond"),

@@ -251,6 +251,23 @@ def test_round_selects_with_the_exact_weights_the_export_uses(tmp_path):
         np.testing.assert_array_equal(pool.mask(q["name"]) != 255, q["selected"])
 
 
+def test_soft_weights_reach_the_round_and_the_export(tmp_path):
+    iou = torch.linspace(0.05, 0.95, C)
+    masks, regions = {}, {}
+    for soft in (False, True):
+        cfg = _cfg("AL-DWACA", rounds=1, ACTIVE__RATIO=0.2, ACTIVE__WEIGHT_MODE="smoothed", ACTIVE__SOFT_WEIGHTS=soft)
+        pool, data, records = _run(cfg, tmp_path, per_class_iou=iou, sub=f"soft{soft}")
+        regions[soft] = records[0]["regions"]
+        masks[soft] = [pool.mask(name) != 255 for name in data.names]
+        fresh = LabelPool(tmp_path / f"fresh{soft}", num_classes=C)
+        queries, _ = select_queries(cfg, TinyNet(), fresh, 0, FakeTarget(provider=fresh.annotation_provider),
+                                    device=torch.device("cpu"), per_class_iou=iou)
+        for q, mask in zip(queries, masks[soft]):
+            np.testing.assert_array_equal(mask, q["selected"])
+    assert regions[True] == regions[False] > 0  # the same budget, other regions
+    assert any((a != b).any() for a, b in zip(masks[True], masks[False]))
+
+
 def test_resuming_a_round_with_another_budget_is_refused_naming_the_keys(tmp_path, monkeypatch):
     pool = LabelPool(tmp_path / "pool", num_classes=C)
     data = FakeTarget(provider=pool.annotation_provider)

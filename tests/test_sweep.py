@@ -276,6 +276,10 @@ def test_an_edited_config_file_is_refused_for_existing_runs(sweep, tmp_path, cap
     (["--budgets", "0.05", "ACTIVE.RADIUS_K", "40"], "ACTIVE.RADIUS_K must be an integer in 0..32"),
     (["--budgets", "0.05", "--strategies", "AL-RIPU@smoothed"], "'AL-RIPU@smoothed': only AL-DWACA takes a weight"),
     (["--budgets", "0.05", "--strategies", "AL-DWACA@best"], "'AL-DWACA@best': only AL-DWACA takes a weight mode"),
+    (["--budgets", "0.05", "--strategies", "AL-DWACA@shrunk+hard"], "'AL-DWACA@shrunk+hard': only AL-DWACA takes"),
+    (["--budgets", "0.05", "--strategies", "AL-DWACA@+soft"], "'AL-DWACA@+soft': only AL-DWACA takes a weight mode"),
+    (["--budgets", "0.05", "--strategies", "AL-DWACA,AL-DWACA@shrunk+soft", "--baseline", "AL-DWACA",
+      "ACTIVE.SOFT_WEIGHTS", "False"], "override ACTIVE.SOFT_WEIGHTS: the strategies AL-DWACA@<mode>[+soft] set it"),
     (["--budgets", "0.05", "--strategies", "AL-DWACA,AL-DWACA@smoothed", "--baseline", "AL-DWACA",
       "ACTIVE.WEIGHT_MODE", "dwaca"], "override ACTIVE.WEIGHT_MODE: the strategies AL-DWACA@<mode>[+soft] set it"),
 ])
@@ -297,11 +301,16 @@ def test_each_run_config_is_checked_naming_the_run(tmp_path):
 
 
 def test_a_weight_mode_variant_is_its_own_strategy(tmp_path):
-    runs = plan_runs(tmp_path, CONFIG, "RA", parse_strategies("AL-DWACA,AL-DWACA@smoothed"), [0.05], [1], [], [])
+    runs = plan_runs(tmp_path, CONFIG, "RA", parse_strategies("AL-DWACA,AL-DWACA@smoothed,AL-DWACA@shrunk+soft"),
+                     [0.05], [1], [], [])
     assert [r.folder for r in runs] == [tmp_path / "AL-DWACA" / "0.05" / "1",
-                                        tmp_path / "AL-DWACA@smoothed" / "0.05" / "1"]
+                                        tmp_path / "AL-DWACA@smoothed" / "0.05" / "1",
+                                        tmp_path / "AL-DWACA@shrunk+soft" / "0.05" / "1"]
     assert runs[0].argv[6:8] == ("ACTIVE.NAME", "AL-DWACA") and "ACTIVE.WEIGHT_MODE" not in runs[0].argv
     assert runs[1].argv[6:10] == ("ACTIVE.NAME", "AL-DWACA", "ACTIVE.WEIGHT_MODE", "smoothed")
+    assert "ACTIVE.SOFT_WEIGHTS" not in runs[1].argv
+    assert runs[2].argv[6:12] == ("ACTIVE.NAME", "AL-DWACA", "ACTIVE.WEIGHT_MODE", "shrunk", "ACTIVE.SOFT_WEIGHTS",
+                                  "True")
     check_run_configs(runs)
 
 
