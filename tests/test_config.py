@@ -50,6 +50,16 @@ def test_synthetic_demo_config_builds_a_cpu_model():
         assert model(torch.randn(1, 3, 32, 64)).shape == (1, 19, 8, 16)
 
 
+def test_the_synthetic_dwaca_config_uses_the_recommended_weighting_and_the_paper_configs_the_published_one():
+    cfg = load_config(str(CONFIGS / "synthetic" / "dwaca_RA_5%.yaml"))
+    assert (cfg.ACTIVE.WEIGHT_MODE, cfg.ACTIVE.SOFT_WEIGHTS) == ("shrunk", False)  # README: the class weightings
+    paper = sorted(CONFIGS.glob("*/deeplabv3plus_r101_*.yaml"))
+    assert len(paper) == 10
+    for path in paper:
+        cfg = load_config(str(path))
+        assert (cfg.ACTIVE.WEIGHT_MODE, cfg.ACTIVE.SOFT_WEIGHTS) == ("dwaca", False), path
+
+
 def test_overrides_apply_and_leave_the_config_frozen():
     cfg = load_config(str(CONFIGS / "synthetic" / "random_RA_5%.yaml"), ["SOLVER.MAX_ITER", "50", "ACTIVE.RATIO", "0.02"])
     assert cfg.SOLVER.MAX_ITER == 50 and cfg.ACTIVE.RATIO == pytest.approx(0.02)
