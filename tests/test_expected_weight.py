@@ -52,6 +52,8 @@ def test_equal_weights_give_the_kernels_uncertainty(radius, sigma):
     got = expected_weight_uncertainty(logits, (15, 19), torch.full((C,), 0.5), radius=radius, sigma=sigma)
     want = region_score(logits, radius=radius, out_size=(15, 19), sigma=sigma).uncertainty
     torch.testing.assert_close(got, 0.5 * want, rtol=0, atol=1e-6)
+    empty = expected_weight_uncertainty(logits[:0], (15, 19), torch.rand(C), radius=radius, sigma=sigma)
+    assert empty.shape == (0, 15, 19) and empty.dtype == torch.float32
 
 
 @settings(max_examples=50, deadline=None)

@@ -66,6 +66,7 @@ def strategy_scores(name, logits, *, out_size, blocked, score_radius=1, uncertai
     cw = class_weights.to(logits.device) if name == "AL-DWACA" and class_weights is not None else None
     sigma = sigma if name == "AL-DWACA" else 0.0
     if cw is not None and soft_weights and not bool((cw == cw[0]).all()):  # equal weights: the kernel's own result
+        # the impurity ignores the weights; passing them has the kernel refuse bad ones, naming class_weights
         impurity = region_score(logits, radius=score_radius, class_weights=cw, out_size=(H, W), sigma=sigma).impurity
         uncertainty = expected_weight_uncertainty(logits, (H, W), cw, radius=uncertainty_radius, sigma=sigma)
         return (impurity * uncertainty).masked_fill(blocked, float("-inf"))

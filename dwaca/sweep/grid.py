@@ -75,24 +75,32 @@ def split_list(text, option):
     return items
 
 
+def _split_strategy(strategy):
+    """(name, weight mode, option) of a --strategies item ``NAME[@MODE[+OPTION]]``; None for a part not given."""
+    name, at, variant = strategy.partition("@")
+    mode, plus, option = variant.partition("+")
+    return name, mode if at else None, option if plus else None
+
+
 def strategy_keys(strategy):
     """The overrides of a --strategies item: ``NAME`` -> ACTIVE.NAME; ``AL-DWACA@MODE`` adds ACTIVE.WEIGHT_MODE,
     ``AL-DWACA@MODE+soft`` also ACTIVE.SOFT_WEIGHTS True."""
-    name, _, variant = strategy.partition("@")
-    if not variant:
-        return ("ACTIVE.NAME", name)
-    mode, _, soft = variant.partition("+")
-    return ("ACTIVE.NAME", name, "ACTIVE.WEIGHT_MODE", mode) + (("ACTIVE.SOFT_WEIGHTS", "True") if soft else ())
+    name, mode, option = _split_strategy(strategy)
+    keys = ("ACTIVE.NAME", name)
+    if mode is not None:
+        keys += ("ACTIVE.WEIGHT_MODE", mode)
+    if option is not None:
+        keys += ("ACTIVE.SOFT_WEIGHTS", "True")
+    return keys
 
 
 def parse_strategies(text):
     names = split_list(text, "--strategies")
     for item in names:
-        name, at, variant = item.partition("@")
-        mode, plus, soft = variant.partition("+")
+        name, mode, option = _split_strategy(item)
         if name not in STRATEGIES:
             raise SweepError(f"--strategies: {name!r} is not one of {', '.join(STRATEGIES)}")
-        if at and (name != "AL-DWACA" or mode not in WEIGHT_MODES or (plus and soft != "soft")):
+        if mode is not None and (name != "AL-DWACA" or mode not in WEIGHT_MODES or option not in (None, "soft")):
             raise SweepError(f"--strategies: {item!r}: only AL-DWACA takes a weight mode, AL-DWACA@<mode> or "
                              f"AL-DWACA@<mode>+soft with <mode> one of {', '.join(WEIGHT_MODES)}")
     return names
